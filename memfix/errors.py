@@ -1,0 +1,66 @@
+"""The errors memfix raises on purpose.
+
+Every error here renders as one line that names the file, key or version at
+fault, so the CLI can print ``str(exc)`` and exit non-zero with no traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CompactionConflict", "MemfixError", "SchemaError"]
+
+_EXCERPT_BYTES = 80
+
+
+class MemfixError(Exception):
+    """Base class of every error memfix raises deliberately."""
+
+
+def excerpt(raw: bytes, limit: int = _EXCERPT_BYTES) -> str:
+    """A short, printable, unambiguous rendering of a stored value."""
+    text = repr(raw[:limit])
+    return text + (f"... ({len(raw)} bytes)" if len(raw) > limit else "")
+
+
+class SchemaError(MemfixError):
+    """A stored record that no released schema version can decode.
+
+    Carries where the record lives (``key``, ``index``), which version its
+    bytes look like (``version``, ``None`` when even that is unclear), the raw
+    bytes and the decoder's own complaint, because "failed to load history"
+    without those is exactly the 2:30 a.m. page memfix exists to prevent.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        raw: bytes,
+        *,
+        version: str | None = None,
+        key: str | None = None,
+        index: int | None = None,
+    ) -> None:
+        self.reason = reason
+        self.raw = raw
+        self.version = version
+        self.key = key
+        self.index = index
+        super().__init__(self._render())
+
+    def located(self, key: str, index: int) -> SchemaError:
+        """The same error, now naming the Redis key and list index it came from."""
+        return SchemaError(self.reason, self.raw, version=self.version, key=key, index=index)
+
+    def _render(self) -> str:
+        where = ""
+        if self.key is not None:
+            where = f"key {self.key!r}" + (f" index {self.index}" if self.index is not None else "")
+            where += ": "
+        version = self.version if self.version is not None else "unknown"
+        return (
+            f"{where}cannot decode record (schema version {version}): {self.reason}; "
+            f"raw={excerpt(self.raw)}"
+        )
+
+
+class CompactionConflict(MemfixError):
+    """``compact(seen=N)`` found fewer than N messages: the head it summarised changed."""

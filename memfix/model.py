@@ -1,0 +1,30 @@
+"""The current in-memory message model.
+
+``Message`` is what application code builds and what ``get_history`` returns,
+whatever schema version a record was stored with. Its wire representation is
+owned by the schema modules in :mod:`memfix.schemas`; this class may change
+between releases, the released wire formats may not.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import msgspec
+
+__all__ = ["Message", "Role"]
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(msgspec.Struct, frozen=True):
+    """One chat message.
+
+    ``timestamp`` is epoch seconds (a float, as the seed article stored it),
+    defaulting to now.
+    """
+
+    role: Role
+    content: str
+    timestamp: float = msgspec.field(default_factory=time.time)

@@ -1,0 +1,1 @@
+"""memfix's pytest plugin (filled in by the goldens work)."""

@@ -1,0 +1,97 @@
+"""Every released message schema version, and the one way to read and write them.
+
+Design (the rules a release must follow are in ``docs/schemas.md``):
+
+- Each released wire version lives in its own module, ``v<major>_<minor>.py``,
+  that is never edited after release. It defines ``VERSION``, a ``Record``
+  struct, ``decode(bytes) -> Record`` and ``encode(Record) -> bytes``; every
+  version after 1.0 also defines ``upcast(previous.Record) -> Record``.
+- This registry (which *is* edited at each release) knows the order of the
+  versions, how to tell a stored record's version from its first bytes, and
+  how the newest ``Record`` maps to the current :class:`memfix.Message`.
+- Reading dispatches on the record's version and upcasts step by step to the
+  current version, so a 1.0 record keeps loading in every later release.
+- Never pickle, never eval: records are JSON or msgpack decoded by msgspec
+  into declared types.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import msgspec
+
+from memfix.errors import SchemaError
+from memfix.model import Message
+from memfix.schemas import v1_0
+
+__all__ = [
+    "CURRENT_VERSION",
+    "RELEASED",
+    "decode_record",
+    "detect_version",
+    "encode_message",
+    "json_schema",
+]
+
+#: Released wire versions, oldest first. Append only.
+RELEASED: dict[str, ModuleType] = {
+    "1.0": v1_0,
+}
+
+#: The version this code writes.
+CURRENT_VERSION = "1.0"
+_current = RELEASED[CURRENT_VERSION]
+_chain = list(RELEASED)
+
+
+def detect_version(raw: bytes) -> str | None:
+    """The schema version a stored record claims, from its leading bytes.
+
+    ``None`` when the bytes match no known layout. Cheap on purpose: it runs
+    once per record on every ``get_history``.
+    """
+    head = raw.lstrip()[:1]
+    if head == b"{":
+        return "1.0"
+    return None
+
+
+def decode_record(raw: bytes) -> Message:
+    """Decode a stored record of any released version into the current ``Message``.
+
+    Raises :class:`SchemaError` (without key context; the store adds it).
+    """
+    version = detect_version(raw)
+    if version is None:
+        raise SchemaError("no released schema version matches these bytes", raw)
+    module = RELEASED[version]
+    try:
+        record = module.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise SchemaError(str(exc), raw, version=version) from None
+    for later in _chain[_chain.index(version) + 1 :]:
+        record = RELEASED[later].upcast(record)
+    return _to_message(record)
+
+
+def encode_message(message: Message) -> bytes:
+    """The bytes the current version stores for ``message``."""
+    encoded: bytes = _current.encode(_from_message(message))
+    return encoded
+
+
+def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
+    """The JSON schema of a released version's wire record (goldens commit it)."""
+    return msgspec.json.schema(RELEASED[version].Record)
+
+
+# -- current version <-> Message: edited at each release ---------------------
+
+
+def _to_message(record: v1_0.Record) -> Message:
+    return Message(role=record.role, content=record.content, timestamp=record.timestamp)
+
+
+def _from_message(message: Message) -> v1_0.Record:
+    return v1_0.Record(role=message.role, content=message.content, timestamp=message.timestamp)

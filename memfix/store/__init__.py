@@ -1,0 +1,7 @@
+"""Stores: the ``MemoryStore`` contract and its Redis implementation."""
+
+from memfix.store.base import MemoryStore
+from memfix.store.keys import KeyLayout
+from memfix.store.redis_store import RedisMemoryStore
+
+__all__ = ["KeyLayout", "MemoryStore", "RedisMemoryStore"]

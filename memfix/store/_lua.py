@@ -1,0 +1,44 @@
+"""Server-side scripts: each store write is one atomic script, one round trip.
+
+Doing the read-modify-write inside Redis is what makes appends that race a
+compaction or a window trim lose nothing (no GET-then-SET in Python).
+"""
+
+# KEYS[1] messages key; ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
+# ARGV[3..] records. Returns the new length.
+APPEND = """
+local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local maxlen = tonumber(ARGV[2])
+if maxlen > 0 and n > maxlen then
+  redis.call('LTRIM', KEYS[1], -maxlen, -1)
+  n = maxlen
+end
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return n
+"""
+
+# KEYS[1] messages key; ARGV[1] keep_last; ARGV[2] seen (-1: whole list now);
+# ARGV[3] summary record; ARGV[4] ttl in ms (0: none).
+# Returns how many records were replaced, or -1 when fewer than `seen` remain.
+COMPACT = """
+local n = redis.call('LLEN', KEYS[1])
+local keep = tonumber(ARGV[1])
+local seen = tonumber(ARGV[2])
+local upto = n
+if seen >= 0 then
+  if seen > n then return -1 end
+  upto = seen
+end
+local remove = upto - keep
+if remove <= 0 then return 0 end
+redis.call('LTRIM', KEYS[1], remove, -1)
+redis.call('LPUSH', KEYS[1], ARGV[3])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return remove
+"""

@@ -1,0 +1,57 @@
+"""Where a session's data lives in the Redis keyspace.
+
+The layout is part of the released wire format (the seed article's
+``session:{session_id}:messages``): changing it makes old data invisible,
+which the goldens catch.
+"""
+
+from __future__ import annotations
+
+__all__ = ["KeyLayout"]
+
+
+class KeyLayout:
+    """Maps session ids to keys and back."""
+
+    def __init__(self, prefix: str = "session", suffix: str = "messages") -> None:
+        self._head = f"{prefix}:"
+        self._tail = f":{suffix}"
+
+    def messages(self, session_id: str) -> str:
+        """The list key holding the session's records."""
+        return f"{self._head}{session_id}{self._tail}"
+
+    @property
+    def pattern(self) -> str:
+        """A SCAN MATCH pattern for every messages key."""
+        return f"{_glob_escape(self._head)}*{_glob_escape(self._tail)}"
+
+    def session_of(self, key: str) -> str | None:
+        """The session id a messages key belongs to, ``None`` for other keys."""
+        if key.startswith(self._head) and key.endswith(self._tail):
+            return key[len(self._head) : len(key) - len(self._tail)]
+        return None
+
+    def companion(self, session_id: str, name: str) -> str:
+        """A further per-session key in the same Redis Cluster hash slot.
+
+        Redis hashes only the part inside the first ``{...}`` when there is
+        one, so wrapping the messages key (or its own hash tag) in braces pins
+        the companion to the messages key's slot, and multi-key scripts of one
+        session stay legal on a cluster.
+        """
+        return f"{{{_hash_tag(self.messages(session_id))}}}:{name}"
+
+
+def _hash_tag(key: str) -> str:
+    """The substring Redis Cluster hashes for ``key``."""
+    start = key.find("{")
+    if start != -1:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start + 1 : end]
+    return key
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)

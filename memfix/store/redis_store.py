@@ -1,0 +1,150 @@
+"""``RedisMemoryStore``: conversation memory in Redis lists, atomic and versioned.
+
+One list per session (``session:{id}:messages``), one record per message,
+written in the current schema version and read back in any released one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+import redis
+
+from memfix import schemas
+from memfix.errors import CompactionConflict, SchemaError
+from memfix.model import Message
+from memfix.store import _lua
+from memfix.store.base import MemoryStore
+from memfix.store.keys import KeyLayout
+
+__all__ = ["RedisMemoryStore"]
+
+
+class RedisMemoryStore(MemoryStore):
+    """A :class:`MemoryStore` on a Redis (or Valkey) server.
+
+    ``client`` is a ``redis.Redis`` created with ``decode_responses=False``
+    (records are bytes) or a URL such as ``redis://localhost:6379/0``.
+
+    ``ttl`` is a sliding expiry: each write to a session pushes its expiry
+    back, so idle conversations disappear as a whole (never oldest-turn-first).
+    ``max_messages`` keeps only the newest N messages of a session. Both are
+    applied inside the same server-side script as the append, so an append
+    stays one atomic round trip.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis | str,
+        *,
+        ttl: float | timedelta | None = None,
+        max_messages: int | None = None,
+        keys: KeyLayout | None = None,
+    ) -> None:
+        if isinstance(client, str):
+            self._client: redis.Redis = redis.Redis.from_url(client)
+            self._owns_client = True
+        else:
+            if client.get_connection_kwargs().get("decode_responses"):
+                raise ValueError(
+                    "RedisMemoryStore needs a client with decode_responses=False: "
+                    "records are bytes (msgpack in later schema versions)"
+                )
+            self._client = client
+            self._owns_client = False
+        if isinstance(ttl, timedelta):
+            ttl = ttl.total_seconds()
+        if ttl is not None and ttl <= 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        if max_messages is not None and max_messages <= 0:
+            raise ValueError(f"max_messages must be positive, got {max_messages}")
+        self._ttl_ms = round(ttl * 1000) if ttl is not None else 0
+        self._max_messages = max_messages or 0
+        self.keys = keys or KeyLayout()
+        self._append = self._client.register_script(_lua.APPEND)
+        self._compact = self._client.register_script(_lua.COMPACT)
+
+    @property
+    def client(self) -> redis.Redis:
+        """The underlying redis-py client."""
+        return self._client
+
+    def append_message(self, session_id: str, msg: Message) -> None:
+        self._push(session_id, [schemas.encode_message(msg)])
+
+    def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        records = [schemas.encode_message(m) for m in msgs]
+        if records:
+            self._push(session_id, records)
+
+    def _push(self, session_id: str, records: list[bytes]) -> None:
+        key = self.keys.messages(session_id)
+        if self._ttl_ms or self._max_messages:
+            self._append(keys=[key], args=[self._ttl_ms, self._max_messages, *records])
+        else:
+            self._client.rpush(key, *records)
+
+    def get_history(self, session_id: str, limit: int | None = 100) -> list[Message]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+        if limit == 0:
+            return []
+        key = self.keys.messages(session_id)
+        start = 0 if limit is None else -limit
+        raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
+        return decode_records(key, raws, negative_index=limit is not None)
+
+    def count(self, session_id: str) -> int:
+        return int(self._client.llen(self.keys.messages(session_id)))
+
+    def sessions(self) -> list[str]:
+        found: set[str] = set()
+        for key in self._client.scan_iter(match=self.keys.pattern, count=1000, _type="list"):
+            session = self.keys.session_of(key.decode("utf-8", "surrogateescape"))
+            if session is not None:
+                found.add(session)
+        return sorted(found)
+
+    def delete_session(self, session_id: str) -> bool:
+        return bool(self._client.unlink(self.keys.messages(session_id)))
+
+    def compact(
+        self, session_id: str, keep_last: int, summary: Message, *, seen: int | None = None
+    ) -> int:
+        if keep_last < 0:
+            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        key = self.keys.messages(session_id)
+        replaced = int(
+            self._compact(
+                keys=[key],
+                args=[keep_last, -1 if seen is None else seen,
+                      schemas.encode_message(summary), self._ttl_ms],
+            )
+        )
+        if replaced < 0:
+            raise CompactionConflict(
+                f"key {key!r}: compact(seen={seen}) but fewer messages remain; "
+                "another writer trimmed or compacted this session, re-read and retry"
+            )
+        return replaced
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+
+
+def decode_records(key: str, raws: list[bytes], *, negative_index: bool = False) -> list[Message]:
+    """Decode one list's records, naming key and index when one fails.
+
+    Indices are reported as Redis addresses them (negative when the records
+    are the tail of the list), so ``LINDEX key <index>`` shows the culprit.
+    """
+    out: list[Message] = []
+    decode = schemas.decode_record
+    for i, raw in enumerate(raws):
+        try:
+            out.append(decode(raw))
+        except SchemaError as exc:
+            raise exc.located(key, i - len(raws) if negative_index else i) from None
+    return out

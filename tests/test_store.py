@@ -1,0 +1,325 @@
+"""RedisMemoryStore against a real server: contract, wire format, atomicity."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+
+from memfix import CompactionConflict, Message, RedisMemoryStore, SchemaError
+from memfix.servers import Server
+from tests.article_store import ArticleMessage, ArticleRedisMemoryStore
+
+
+def msgs(n: int, prefix: str = "m") -> list[Message]:
+    return [Message("user" if i % 2 else "assistant", f"{prefix}{i}", 1000.0 + i) for i in range(n)]
+
+
+def commands_sent(client: redis.Redis) -> dict[str, int]:
+    """Per-command call counts from the server's own statistics."""
+    stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()}
+
+
+# -- round trip and ordering -------------------------------------------------
+
+
+def test_round_trip_keeps_every_field(store: RedisMemoryStore) -> None:
+    m = Message("system", "be kind", 1700000000.123456)
+    store.append_message("s1", m)
+    assert store.get_history("s1") == [m]
+
+
+def test_history_is_oldest_first_and_limit_takes_the_newest(store: RedisMemoryStore) -> None:
+    data = msgs(250)
+    store.append_messages("s", data)
+    assert store.get_history("s") == data[-100:]
+    assert store.get_history("s", limit=3) == data[-3:]
+    assert store.get_history("s", limit=None) == data
+    assert store.get_history("s", limit=1000) == data
+    assert store.get_history("s", limit=0) == []
+    with pytest.raises(ValueError, match="limit"):
+        store.get_history("s", limit=-1)
+
+
+def test_append_messages_is_one_command(server: Server, store: RedisMemoryStore) -> None:
+    before = commands_sent(server.client)
+    store.append_messages("s", msgs(50))
+    after = commands_sent(server.client)
+    assert after.get("rpush", 0) - before.get("rpush", 0) == 1
+    assert store.count("s") == 50
+    store.append_messages("s", [])  # nothing to send, nothing sent
+    assert store.count("s") == 50
+
+
+def test_missing_and_empty_sessions(store: RedisMemoryStore) -> None:
+    assert store.get_history("nobody") == []
+    assert store.count("nobody") == 0
+    assert store.delete_session("nobody") is False
+    assert store.sessions() == []
+
+
+def test_delete_session(store: RedisMemoryStore) -> None:
+    store.append_messages("a", msgs(3))
+    store.append_messages("b", msgs(2))
+    assert store.delete_session("a") is True
+    assert store.get_history("a") == []
+    assert store.sessions() == ["b"]
+
+
+# -- content edge cases -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "",
+        "héllo wörld — ünïcödé",
+        "emoji 🤖🧠💾 and ZWJ 👩‍👩‍👧 and flags 🇯🇵",
+        'quotes " \\ and \n newlines \t tabs \u0000 nul',
+        "x" * (1024 * 1024),
+    ],
+    ids=["empty", "unicode", "emoji", "escapes", "1MB"],
+)
+def test_content_round_trips_exactly(store: RedisMemoryStore, content: str) -> None:
+    m = Message("user", content, 1.5)
+    store.append_message("s", m)
+    assert store.get_history("s") == [m]
+
+
+def test_many_sessions_are_listed_via_scan(server: Server, store: RedisMemoryStore) -> None:
+    ids = [f"user-{i:04d}" for i in range(1500)] + ["with:colons:inside", "ünï"]
+    for sid in ids:
+        store.append_message(sid, Message("user", sid, 0.0))
+    # Keys that are not memfix sessions are ignored.
+    server.client.set("session:not-a-list:messages", b"x")
+    server.client.rpush("other:thing", b"x")
+    before = commands_sent(server.client)
+    assert store.sessions() == sorted(ids)
+    after = commands_sent(server.client)
+    assert after.get("scan", 0) > before.get("scan", 0)
+    assert after.get("keys", 0) == before.get("keys", 0)
+
+
+# -- TTL and window -----------------------------------------------------------
+
+
+def test_sliding_ttl_is_refreshed_by_every_write(server: Server) -> None:
+    store = RedisMemoryStore(server.client, ttl=60)
+    store.append_message("s", Message("user", "a", 0.0))
+    key = store.keys.messages("s")
+    assert 59_000 < server.client.pttl(key) <= 60_000
+    server.client.pexpire(key, 5_000)
+    store.append_messages("s", msgs(2))
+    assert server.client.pttl(key) > 59_000
+
+
+def test_ttl_expires_the_whole_session(server: Server) -> None:
+    store = RedisMemoryStore(server.client, ttl=0.05)
+    store.append_messages("s", msgs(3))
+    deadline = time.monotonic() + 5
+    while store.count("s") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.get_history("s") == []
+
+
+def test_window_keeps_the_newest(server: Server) -> None:
+    store = RedisMemoryStore(server.client, max_messages=10)
+    data = msgs(25)
+    for m in data[:15]:
+        store.append_message("s", m)
+    store.append_messages("s", data[15:])
+    assert store.get_history("s", limit=None) == data[-10:]
+
+
+def test_ttl_and_window_append_is_one_round_trip(server: Server) -> None:
+    store = RedisMemoryStore(server.client, ttl=30, max_messages=5)
+    store.append_message("s", Message("user", "warm the script cache", 0.0))
+    before = commands_sent(server.client)
+    store.append_message("s", Message("user", "x", 0.0))
+    after = commands_sent(server.client)
+    sent = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+    sent.pop("info", None)
+    # The script's inner calls (rpush/pexpire) are counted too; only one was sent by us.
+    assert sent.get("evalsha") == 1
+    assert "eval" not in sent and "multi" not in sent
+
+
+@pytest.mark.parametrize("kwargs", [{"ttl": 0}, {"ttl": -1}, {"max_messages": 0}])
+def test_bad_options_are_rejected(server: Server, kwargs: dict[str, int]) -> None:
+    with pytest.raises(ValueError):
+        RedisMemoryStore(server.client, **kwargs)  # type: ignore[arg-type]
+
+
+# -- connection handling ------------------------------------------------------
+
+
+def test_accepts_a_url(server: Server) -> None:
+    with RedisMemoryStore(server.url) as store:
+        store.append_message("s", Message("user", "via url", 2.0))
+        assert store.get_history("s") == [Message("user", "via url", 2.0)]
+
+
+def test_rejects_a_decoding_client(server: Server) -> None:
+    client = server.new_client(decode_responses=True)
+    with pytest.raises(ValueError, match="decode_responses=False"):
+        RedisMemoryStore(client)
+
+
+# -- the seed article's wire format, both ways ---------------------------------
+
+
+def test_reads_what_the_article_store_wrote(server: Server, store: RedisMemoryStore) -> None:
+    article = ArticleRedisMemoryStore(server.client)
+    written = [ArticleMessage("user", "hi ✨", 1700000000.5), ArticleMessage("assistant", "yo", 1700000001)]
+    for m in written:
+        article.append_message("legacy", m)
+    assert store.get_history("legacy") == [
+        Message("user", "hi ✨", 1700000000.5),
+        Message("assistant", "yo", 1700000001.0),
+    ]
+
+
+def test_article_store_reads_what_memfix_wrote(server: Server, store: RedisMemoryStore) -> None:
+    store.append_messages("new", [Message("system", "rules", 5.25), Message("user", "q", 6.0)])
+    raw = server.client.lrange("session:new:messages", 0, -1)
+    assert [json.loads(r) for r in raw] == [
+        {"role": "system", "content": "rules", "timestamp": 5.25},
+        {"role": "user", "content": "q", "timestamp": 6.0},
+    ]
+    assert ArticleRedisMemoryStore(server.client).get_history("new") == [
+        ArticleMessage("system", "rules", 5.25),
+        ArticleMessage("user", "q", 6.0),
+    ]
+
+
+# -- undecodable records --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "version", "reason"),
+    [
+        (b"\x80\x04\x95pickle", "unknown", "no released schema version"),
+        (b'{"role": "robot", "content": "x", "timestamp": 1}', "1.0", "Invalid enum value 'robot'"),
+        (b'{"role": "user", "timestamp": 1}', "1.0", "missing required field `content`"),
+    ],
+    ids=["pickle", "bad-role", "missing-field"],
+)
+def test_undecodable_record_names_key_index_version_and_bytes(
+    server: Server, store: RedisMemoryStore, raw: bytes, version: str, reason: str
+) -> None:
+    store.append_messages("s", msgs(2))
+    server.client.rpush("session:s:messages", raw)
+    store.append_messages("s", msgs(1))
+    with pytest.raises(SchemaError) as info:
+        store.get_history("s")
+    err = info.value
+    assert (err.key, err.index) == ("session:s:messages", -2)
+    assert server.client.lindex("session:s:messages", err.index) == raw
+    text = str(err)
+    assert "'session:s:messages' index -2" in text
+    assert f"schema version {version}" in text
+    assert reason in text
+    assert repr(raw[:20]) [:-1] in text
+
+
+# -- compaction -------------------------------------------------------------------
+
+
+def test_compact_replaces_all_but_the_last(store: RedisMemoryStore) -> None:
+    data = msgs(10)
+    store.append_messages("s", data)
+    summary = Message("system", "summary of m0..m6", 99.0)
+    assert store.compact("s", keep_last=3, summary=summary) == 7
+    assert store.get_history("s", limit=None) == [summary, *data[-3:]]
+    assert store.compact("s", keep_last=10, summary=summary) == 0
+
+
+def test_compact_with_seen_keeps_messages_appended_after_the_read(store: RedisMemoryStore) -> None:
+    store.append_messages("s", msgs(6))
+    seen = store.get_history("s", limit=None)
+    late = msgs(4, prefix="late")
+    store.append_messages("s", late)  # arrives while the summary is being written
+    summary = Message("system", "summary of m0..m3", 50.0)
+    assert store.compact("s", keep_last=2, summary=summary, seen=len(seen)) == 4
+    assert store.get_history("s", limit=None) == [summary, *seen[-2:], *late]
+
+
+def test_compact_with_stale_seen_refuses(store: RedisMemoryStore) -> None:
+    store.append_messages("s", msgs(3))
+    with pytest.raises(CompactionConflict, match="session:s:messages"):
+        store.compact("s", keep_last=1, summary=Message("system", "x", 0.0), seen=5)
+    assert store.count("s") == 3
+
+
+# -- concurrency --------------------------------------------------------------------
+
+
+def run_threads(n: int, target: object) -> None:
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]  # type: ignore[arg-type]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_concurrent_appends_lose_nothing_and_keep_each_writers_order(server: Server) -> None:
+    store = RedisMemoryStore(server.url)
+    writers, per_writer = 8, 500
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            for i in range(per_writer):
+                store.append_message("shared", Message("user", f"w{w}-{i}", float(i)))
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    run_threads(writers, write)
+    assert not errors
+    history = store.get_history("shared", limit=None)
+    assert len(history) == writers * per_writer
+    for w in range(writers):
+        mine = [m.content for m in history if m.content.startswith(f"w{w}-")]
+        assert mine == [f"w{w}-{i}" for i in range(per_writer)]
+
+
+def test_compactions_during_concurrent_appends_lose_nothing(server: Server) -> None:
+    """Every appended message ends up either in the list or named by a summary."""
+    store = RedisMemoryStore(server.url)
+    writers, per_writer = 4, 300
+    done = threading.Event()
+    compactions: list[int] = []
+
+    def write(w: int) -> None:
+        for i in range(per_writer):
+            store.append_message("s", Message("user", f"w{w}-{i}", 0.0))
+
+    def compactor() -> None:
+        while not done.is_set():
+            history = store.get_history("s", limit=None)
+            if len(history) < 20:
+                continue
+            head = history[: len(history) - 5]
+            folded = [c for m in head for c in m.content.split(",") if c]
+            summary = Message("system", ",".join(folded), 0.0)
+            compactions.append(store.compact("s", keep_last=5, summary=summary, seen=len(history)))
+
+    c = threading.Thread(target=compactor)
+    c.start()
+    run_threads(writers, write)
+    done.set()
+    c.join()
+
+    final = store.get_history("s", limit=None)
+    survivors = [c for m in final for c in m.content.split(",") if c]
+    expected = {f"w{w}-{i}" for w in range(writers) for i in range(per_writer)}
+    assert len(compactions) > 0 and sum(compactions) > 0
+    assert sorted(survivors) == sorted(expected)  # none lost, none duplicated
+    for w in range(writers):  # and summaries keep each writer's order
+        assert [c for c in survivors if c.startswith(f"w{w}-")] == [
+            f"w{w}-{i}" for i in range(per_writer)
+        ]
