@@ -6,7 +6,7 @@ fault, so the CLI can print ``str(exc)`` and exit non-zero with no traceback.
 
 from __future__ import annotations
 
-__all__ = ["CompactionConflict", "MemfixError", "SchemaError"]
+__all__ = ["CompactionConflict", "GoldenError", "MemfixError", "SchemaError", "TargetNotEmpty"]
 
 _EXCERPT_BYTES = 80
 
@@ -64,3 +64,11 @@ class SchemaError(MemfixError):
 
 class CompactionConflict(MemfixError):
     """``compact(seen=N)`` found fewer than N messages: the head it summarised changed."""
+
+
+class GoldenError(MemfixError):
+    """A golden that is missing, corrupt, inconsistent, or may not be written."""
+
+
+class TargetNotEmpty(MemfixError):
+    """A restore was pointed at a database that already holds keys."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from types import TracebackType
+from typing import TypeVar
 
 from memfix.model import Message
 
 __all__ = ["MemoryStore"]
+
+_Store = TypeVar("_Store", bound="MemoryStore")
 
 
 class MemoryStore(ABC):
@@ -62,7 +65,7 @@ class MemoryStore(ABC):
     def close(self) -> None:
         """Release connections. The store is unusable afterwards."""
 
-    def __enter__(self) -> MemoryStore:
+    def __enter__(self: _Store) -> _Store:
         return self
 
     def __exit__(

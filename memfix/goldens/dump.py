@@ -1,0 +1,315 @@
+"""A portable, deterministic, reviewable logical dump of a Redis keyspace.
+
+Why not only the RDB file: an RDB file loads only on servers at least as new
+as the one that wrote it, and no reviewer can read it. ``dump.json`` replays
+on any server and diffs line by line:
+
+- keys sorted by their bytes; members of sets sorted; sorted-set members by
+  (score, member); list elements one per line, in list order;
+- values that are valid UTF-8 are JSON strings, anything else is
+  ``{"base64": "..."}``, so binary records (msgpack) survive exactly;
+- TTLs are relative seconds, rounded *up* to a whole minute, never wall-clock
+  expiry times, so recording the same scenario twice gives identical bytes.
+
+Streams are dumped as their entries (ids and fields); consumer groups are not.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+import redis
+
+from memfix.errors import GoldenError, TargetNotEmpty
+
+__all__ = [
+    "DUMP_FORMAT",
+    "Base64",
+    "Entry",
+    "HashEntry",
+    "KeyspaceDump",
+    "ListEntry",
+    "RestoreStats",
+    "SetEntry",
+    "StreamEntry",
+    "StreamItem",
+    "StringEntry",
+    "ZSetEntry",
+    "dump_keyspace",
+    "value_bytes",
+    "encode_dump",
+    "read_dump",
+    "restore_dump",
+]
+
+DUMP_FORMAT = "memfix-dump/1"
+_CHUNK = 1000  # elements per command and commands per pipeline flush
+
+
+class Base64(msgspec.Struct, forbid_unknown_fields=True):
+    """Bytes that are not UTF-8, kept exact."""
+
+    base64: str
+
+
+Value = str | Base64
+
+
+def _enc(raw: bytes) -> Value:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Base64(base64.b64encode(raw).decode("ascii"))
+
+
+def value_bytes(value: Value) -> bytes:
+    """The exact bytes a dumped value stands for."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return base64.b64decode(value.base64, validate=True)
+
+
+class _Entry(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    key: Value
+    ttl: int | None = None
+
+
+class StringEntry(_Entry, tag="string", kw_only=True):
+    value: Value
+
+
+class ListEntry(_Entry, tag="list", kw_only=True):
+    value: list[Value]
+
+
+class HashEntry(_Entry, tag="hash", kw_only=True):
+    value: list[tuple[Value, Value]]
+
+
+class SetEntry(_Entry, tag="set", kw_only=True):
+    value: list[Value]
+
+
+class ZSetEntry(_Entry, tag="zset", kw_only=True):
+    value: list[tuple[Value, float]]
+
+
+class StreamItem(msgspec.Struct, array_like=True):
+    id: str
+    fields: list[Value]
+
+
+class StreamEntry(_Entry, tag="stream", kw_only=True):
+    value: list[StreamItem]
+
+
+Entry = StringEntry | ListEntry | HashEntry | SetEntry | ZSetEntry | StreamEntry
+
+
+class KeyspaceDump(msgspec.Struct, forbid_unknown_fields=True):
+    """Every key of one Redis database, in a canonical order."""
+
+    format: str
+    keys: list[Entry]
+
+    def key_bytes(self) -> list[bytes]:
+        return [value_bytes(e.key) for e in self.keys]
+
+    def without_ttl_values(self) -> KeyspaceDump:
+        """The same dump with TTLs reduced to present/absent.
+
+        An RDB file stores absolute expiry times, a JSON dump relative ones;
+        after a restore only the presence of a TTL is comparable.
+        """
+        return KeyspaceDump(
+            self.format,
+            [msgspec.structs.replace(e, ttl=None if e.ttl is None else 1) for e in self.keys],
+        )
+
+
+# -- dumping ---------------------------------------------------------------
+
+
+def dump_keyspace(client: redis.Redis) -> KeyspaceDump:
+    """Read the whole selected database of ``client`` into a :class:`KeyspaceDump`."""
+    keys = sorted(set(client.scan_iter(count=_CHUNK)))
+    entries: list[Entry] = []
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for key in chunk:
+            pipe.type(key)
+            pipe.pttl(key)
+        meta = pipe.execute()
+        pipe = client.pipeline(transaction=False)
+        kinds: list[str] = []
+        for i, key in enumerate(chunk):
+            kind = meta[2 * i].decode() if isinstance(meta[2 * i], bytes) else str(meta[2 * i])
+            kinds.append(kind)
+            _queue_read(pipe, kind, key)
+        values = pipe.execute()
+        for i, key in enumerate(chunk):
+            if kinds[i] == "none":  # expired or deleted between SCAN and TYPE
+                continue
+            pttl = int(meta[2 * i + 1])
+            ttl = None if pttl < 0 else -(-pttl // 60_000) * 60
+            entries.append(_entry(kinds[i], key, ttl, values[i]))
+    return KeyspaceDump(DUMP_FORMAT, entries)
+
+
+def _queue_read(pipe: redis.client.Pipeline, kind: str, key: bytes) -> None:
+    if kind == "string":
+        pipe.get(key)
+    elif kind == "list":
+        pipe.lrange(key, 0, -1)
+    elif kind == "hash":
+        pipe.hgetall(key)
+    elif kind == "set":
+        pipe.smembers(key)
+    elif kind == "zset":
+        pipe.zrange(key, 0, -1, withscores=True)
+    elif kind == "stream":
+        pipe.xrange(key)
+    elif kind == "none":
+        pipe.echo(b"")
+    else:
+        raise GoldenError(f"key {key!r}: cannot dump Redis type {kind!r} (module types are not supported)")
+
+
+def _entry(kind: str, key: bytes, ttl: int | None, raw: object) -> Entry:
+    k = _enc(key)
+    if kind == "string":
+        assert isinstance(raw, bytes)
+        return StringEntry(key=k, ttl=ttl, value=_enc(raw))
+    if kind == "list":
+        assert isinstance(raw, list)
+        return ListEntry(key=k, ttl=ttl, value=[_enc(v) for v in raw])
+    if kind == "hash":
+        assert isinstance(raw, dict)
+        return HashEntry(key=k, ttl=ttl, value=[(_enc(f), _enc(raw[f])) for f in sorted(raw)])
+    if kind == "set":
+        assert isinstance(raw, set)
+        return SetEntry(key=k, ttl=ttl, value=[_enc(v) for v in sorted(raw)])
+    if kind == "zset":
+        assert isinstance(raw, list)
+        pairs = sorted((float(score), member) for member, score in raw)
+        return ZSetEntry(key=k, ttl=ttl, value=[(_enc(m), s) for s, m in pairs])
+    assert isinstance(raw, list)
+    items = [
+        StreamItem(id=sid.decode(), fields=[_enc(x) for kv in fields.items() for x in kv])
+        for sid, fields in raw
+    ]
+    return StreamEntry(key=k, ttl=ttl, value=items)
+
+
+# -- files ---------------------------------------------------------------------
+
+
+def encode_dump(dump: KeyspaceDump) -> bytes:
+    """Canonical bytes of a dump: 2-space indented JSON, one element per line."""
+    return msgspec.json.format(msgspec.json.encode(dump), indent=2) + b"\n"
+
+
+def read_dump(path: Path) -> KeyspaceDump:
+    """Parse and validate a ``dump.json`` completely (before anything is written)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise GoldenError(f"{path}: cannot read dump ({exc.strerror})") from None
+    try:
+        dump = msgspec.json.decode(data, type=KeyspaceDump)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise GoldenError(f"{path}: not a valid memfix dump: {exc}") from None
+    if dump.format != DUMP_FORMAT:
+        raise GoldenError(f"{path}: dump format {dump.format!r}, this memfix reads {DUMP_FORMAT!r}")
+    for entry in dump.keys:  # base64 errors surface now, not halfway through a restore
+        try:
+            value_bytes(entry.key)
+            _values_of(entry)
+        except ValueError as exc:
+            raise GoldenError(f"{path}: key {entry.key!r}: bad base64 value ({exc})") from None
+    return dump
+
+
+# -- restoring -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreStats:
+    keys: int
+    elements: int
+
+
+def restore_dump(
+    dump: KeyspaceDump, client: redis.Redis, *, allow_non_empty: bool = False
+) -> RestoreStats:
+    """Write ``dump`` into the selected database of ``client``.
+
+    Refuses a database that already holds keys unless ``allow_non_empty``
+    (then each key of the dump replaces any key of that name; other keys are
+    left alone): merging a golden into live data silently makes it mean
+    something else. The dump was fully validated when it was read, so a bad value
+    cannot stop a restore halfway.
+    """
+    existing = int(client.dbsize())
+    if existing and not allow_non_empty:
+        raise TargetNotEmpty(
+            f"target database holds {existing} keys; restore only into an empty database"
+        )
+    pipe = client.pipeline(transaction=False)
+    queued = elements = 0
+    for entry in dump.keys:
+        key = value_bytes(entry.key)
+        elements += 1 if isinstance(entry, StringEntry) else len(entry.value)
+        if existing:  # make the key equal to the dump, never a merge of both
+            pipe.delete(key)
+        for command in _commands(entry, key):
+            pipe.execute_command(*command)  # type: ignore[no-untyped-call]
+            queued += 1
+            if queued >= _CHUNK:
+                pipe.execute()
+                queued = 0
+        if entry.ttl is not None:
+            pipe.expire(key, entry.ttl)
+            queued += 1
+    pipe.execute()
+    return RestoreStats(keys=len(dump.keys), elements=elements)
+
+
+def _values_of(entry: Entry) -> list[bytes]:
+    if isinstance(entry, StringEntry):
+        return [value_bytes(entry.value)]
+    if isinstance(entry, (ListEntry, SetEntry)):
+        return [value_bytes(v) for v in entry.value]
+    if isinstance(entry, HashEntry):
+        return [value_bytes(x) for pair in entry.value for x in pair]
+    if isinstance(entry, ZSetEntry):
+        return [value_bytes(m) for m, _ in entry.value]
+    return [value_bytes(x) for item in entry.value for x in item.fields]
+
+
+def _commands(entry: Entry, key: bytes) -> Iterator[tuple[object, ...]]:
+    if isinstance(entry, StringEntry):
+        yield ("SET", key, value_bytes(entry.value))
+    elif isinstance(entry, (ListEntry, SetEntry)):
+        verb = "RPUSH" if isinstance(entry, ListEntry) else "SADD"
+        values = [value_bytes(v) for v in entry.value]
+        for i in range(0, len(values), _CHUNK):
+            yield (verb, key, *values[i : i + _CHUNK])
+    elif isinstance(entry, HashEntry):
+        flat = [value_bytes(x) for pair in entry.value for x in pair]
+        for i in range(0, len(flat), 2 * _CHUNK):
+            yield ("HSET", key, *flat[i : i + 2 * _CHUNK])
+    elif isinstance(entry, ZSetEntry):
+        flat2: list[object] = []
+        for member, score in entry.value:
+            flat2 += [repr(score), value_bytes(member)]
+        for i in range(0, len(flat2), 2 * _CHUNK):
+            yield ("ZADD", key, *flat2[i : i + 2 * _CHUNK])
+    else:
+        for item in entry.value:
+            yield ("XADD", key, item.id, *[value_bytes(x) for x in item.fields])

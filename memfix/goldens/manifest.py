@@ -1,0 +1,73 @@
+"""``manifest.json``: what a golden is, what made it, and checksums of its files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import msgspec
+
+from memfix.errors import GoldenError
+
+__all__ = ["MANIFEST_FORMAT", "Counts", "Manifest", "ScenarioInfo", "ServerInfo", "sha256_file"]
+
+MANIFEST_FORMAT = "memfix-golden/1"
+
+
+class ServerInfo(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    product: str
+    version: str
+    rdb_header: str  # e.g. "REDIS0009", read from the dump file itself
+
+
+class Counts(msgspec.Struct, forbid_unknown_fields=True):
+    keys: int
+    sessions: int
+    messages: int
+    records_by_version: dict[str, int]
+
+
+class ScenarioInfo(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    seed: str
+    previous_golden: str | None
+    description: str
+
+
+class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    format: str = MANIFEST_FORMAT
+    memfix_version: str
+    schema_version: str
+    schema_module_sha256: str
+    server: ServerInfo
+    counts: Counts
+    scenario: ScenarioInfo
+    files: dict[str, str]  # file name -> sha256 hex
+
+    def encode(self) -> bytes:
+        return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise GoldenError(f"{path}: cannot read manifest ({exc.strerror})") from None
+        try:
+            manifest = msgspec.json.decode(data, type=cls)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise GoldenError(f"{path}: not a valid memfix manifest: {exc}") from None
+        if manifest.format != MANIFEST_FORMAT:
+            raise GoldenError(
+                f"{path}: manifest format {manifest.format!r}, this memfix reads {MANIFEST_FORMAT!r}"
+            )
+        return manifest
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,134 @@
+"""The deterministic scenario a release records into its golden.
+
+It drives the *current* store code the way an LLM app does: many sessions,
+short and long, unicode and emoji, large messages, empty content, a sliding
+TTL, a window, batch appends and a compaction. Clock and randomness are fixed
+(seeded by the version), so recording twice gives the same ``dump.json``.
+
+Each release adds sessions under its own prefix (``v1.0-...``) and appends to
+the shared ``timeline`` session, so a golden recorded on top of the previous
+one holds one conversation that spans every released version, as production
+Redis does.
+
+When a release adds a field to ``Message``, extend ``_message`` (and add a
+session kind that exercises it); never change what earlier releases recorded:
+their goldens are already committed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+
+import redis
+
+from memfix.model import Message, Role
+from memfix.store import RedisMemoryStore
+
+__all__ = ["SCENARIO_NAME", "TTL", "run_scenario"]
+
+SCENARIO_NAME = "chat-memory/1"
+
+#: Long enough that the absolute expiry an RDB file stores never passes while
+#: the golden is in use; a whole number of minutes so dumps stay deterministic.
+TTL = timedelta(days=365 * 200)
+
+_ROLES: tuple[Role, ...] = ("user", "assistant")
+_TEXTS = (
+    "Hello! Can you help me plan a trip to Kyoto?",
+    "Sure. How many days do you have, and what season?",
+    "Five days in April; I like temples and food markets.",
+    "Then start at Fushimi Inari early, before the crowds.",
+    "Remember that I am vegetarian.",
+    "Noted: vegetarian. Shojin ryori at a temple is a good fit.",
+)
+_UNICODE = (
+    "emoji 🤖🧠💾🔥 and a family 👩‍👩‍👧‍👦 (ZWJ) and flags 🇯🇵🇫🇷",
+    "日本語のテキストと中文文本和한국어",
+    "עברית ועربية (right to left) mixed with LTR",
+    "combining: e\u0301 a\u0308 n\u0303; zero width:\u200b|\u200d|",
+    'escapes: "quotes" \\ backslash \n newline \t tab \u0000 nul',
+    "math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ∀x∈ℝ, √2 ≈ 1.414",
+)
+
+
+class _Clock:
+    """Epoch seconds that advance by seeded, irregular steps."""
+
+    def __init__(self, start: float, rng: random.Random) -> None:
+        self._now = start
+        self._rng = rng
+
+    def __call__(self) -> float:
+        self._now = round(self._now + self._rng.uniform(0.5, 90.0), 3)
+        return self._now
+
+
+def run_scenario(
+    client: redis.Redis, version: str, *, progress: Callable[[str], None] | None = None
+) -> None:
+    """Sessions of every shape an LLM app writes (short, long, unicode, 64 KiB,
+    empty, TTL, window, batch, compacted) plus turns on the shared timeline."""
+    rng = random.Random(f"memfix-scenario-{version}")
+    major, minor = (int(p) for p in version.split("."))
+    # Releases a few weeks apart on a fixed calendar (Nov 2023 onwards).
+    clock = _Clock(1_700_000_000.0 + (major - 1) * 100_000_000 + minor * 2_000_000, rng)
+    say = progress or (lambda _: None)
+
+    def message(content: str, role: Role | None = None) -> Message:
+        return _message(rng.choice(_ROLES) if role is None else role, content, clock())
+
+    p = f"v{version}-"
+    store = RedisMemoryStore(client)
+
+    say("timeline: a conversation that spans every release")
+    for i in range(5):
+        store.append_message("timeline", message(f"[{version}] turn {i}: {rng.choice(_TEXTS)}"))
+
+    say("short sessions")
+    for s in range(20):
+        for _ in range(rng.randint(1, 4)):
+            store.append_message(f"{p}short-{s:02d}", message(rng.choice(_TEXTS)))
+
+    say("a long session (300 messages)")
+    store.append_messages(
+        f"{p}long", [message(f"#{i} {rng.choice(_TEXTS)}") for i in range(300)]
+    )
+
+    say("unicode, emoji and escapes")
+    store.append_messages(f"{p}unicode", [message(t) for t in _UNICODE])
+
+    say("a large message (64 KiB) and empty content")
+    big = "".join(rng.choice("abcdefghij klmnopqrstuvwxyz.\n") for _ in range(64 * 1024))
+    store.append_messages(f"{p}large", [message("summarise this:"), message(big, "user")])
+    store.append_messages(f"{p}empty", [message("", "user"), message("", "assistant")])
+
+    say("a system prompt, then a batch")
+    store.append_message(f"{p}batch", message("You are a helpful travel agent.", "system"))
+    store.append_messages(f"{p}batch", [message(rng.choice(_TEXTS)) for _ in range(10)])
+
+    say("a session with a sliding TTL")
+    RedisMemoryStore(client, ttl=TTL).append_messages(
+        f"{p}ttl", [message(rng.choice(_TEXTS)) for _ in range(6)]
+    )
+
+    say("a session with a window of 20")
+    windowed = RedisMemoryStore(client, max_messages=20)
+    for i in range(50):
+        windowed.append_message(f"{p}window", message(f"window #{i}"))
+
+    say("a compacted session")
+    store.append_messages(f"{p}compacted", [message(f"old #{i}") for i in range(40)])
+    seen = store.count(f"{p}compacted")
+    store.compact(
+        f"{p}compacted",
+        keep_last=5,
+        summary=message("Summary: the user planned a Kyoto trip; vegetarian.", "system"),
+        seen=seen,
+    )
+
+
+def _message(role: Role, content: str, timestamp: float) -> Message:
+    """The one place that builds scenario messages: extend it when Message grows."""
+    return Message(role=role, content=content, timestamp=timestamp)

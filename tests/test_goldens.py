@@ -1,0 +1,20 @@
+"""The regression test memfix exists for: every committed golden, restored into a
+fresh real server (from its RDB file and from its JSON dump, on every server
+available), must load through the current code exactly as its snapshot says.
+
+After an intended change to how old data loads, run
+``scripts/test tests/test_goldens.py --snapshot-update`` and review the diff of
+``tests/__snapshots__/test_goldens/<version>.json`` in the PR.
+"""
+
+from __future__ import annotations
+
+from syrupy.assertion import SnapshotAssertion
+
+from memfix.pytest_plugin import RestoredGolden
+
+
+def test_golden_loads_unchanged(
+    memfix_golden: RestoredGolden, memfix_snapshot: SnapshotAssertion
+) -> None:
+    assert memfix_golden.view() == memfix_snapshot

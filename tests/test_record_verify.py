@@ -1,0 +1,266 @@
+"""Recording and verifying goldens through the library and the CLI, on real servers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from memfix import schemas
+from memfix.cli import main
+from memfix.errors import GoldenError
+from memfix.goldens import find_goldens, record, verify_golden
+from memfix.goldens.record import schema_module_sha256
+from memfix.servers import ServerSpec, default_spec, discover, rdb_header
+
+CURRENT = schemas.CURRENT_VERSION
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def goldens(tmp_path: Path) -> Path:
+    """A golden root holding the current version, recorded fresh."""
+    root = tmp_path / "golden"
+    record(CURRENT, root, fresh=True)
+    return root
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+# -- the committed goldens ------------------------------------------------------
+
+
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+def test_committed_golden_files_match_their_manifest(golden: object) -> None:
+    golden.check()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+def test_released_schema_modules_are_unchanged(golden: object) -> None:
+    """A released wire module is frozen: its source must hash as when its golden was recorded."""
+    manifest = golden.manifest  # type: ignore[attr-defined]
+    assert schema_module_sha256(manifest.schema_version) == manifest.schema_module_sha256, (
+        f"memfix/schemas module of released version {manifest.schema_version} was edited"
+    )
+
+
+def test_the_current_version_has_a_committed_golden() -> None:
+    assert CURRENT in [g.version for g in find_goldens(REPO / "golden")]
+
+
+def test_verify_cli_passes_on_the_committed_goldens() -> None:
+    code, out = run("verify", "--goldens", str(REPO / "golden"), "-q")
+    assert code == 0, out
+    assert "FAIL" not in out
+
+
+# -- record ---------------------------------------------------------------------------
+
+
+def test_record_is_deterministic(goldens: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    record(CURRENT, again, fresh=True)
+    first = (goldens / CURRENT / "dump.json").read_bytes()
+    assert (again / CURRENT / "dump.json").read_bytes() == first
+    assert (again / CURRENT / "schema.json").read_bytes() == (goldens / CURRENT / "schema.json").read_bytes()
+
+
+def test_record_writes_a_complete_golden(goldens: Path) -> None:
+    (golden,) = find_goldens(goldens)
+    golden.check()
+    m = golden.manifest
+    assert m.schema_version == CURRENT
+    assert m.server.id == default_spec().id
+    assert m.server.rdb_header == str(rdb_header(golden.rdb_path))
+    assert m.counts.messages == sum(m.counts.records_by_version.values()) > 300
+    assert json.loads((golden.path / "schema.json").read_text()) == schemas.json_schema(CURRENT)
+    assert sorted(p.name for p in goldens.iterdir()) == [CURRENT]  # no temp dirs left
+
+
+def test_record_refuses_an_existing_golden(goldens: Path) -> None:
+    before = tree_digest(goldens)
+    code, out = run("record", "--version", CURRENT, "--goldens", str(goldens))
+    assert code == 1
+    assert out.count("\n") == 1 and "already exists: released goldens are immutable" in out
+    assert tree_digest(goldens) == before
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("9.9", "this code writes schema"), ("latest", "is not a schema version")],
+)
+def test_record_refuses_other_versions(tmp_path: Path, version: str, message: str) -> None:
+    code, out = run("record", "--version", version, "--goldens", str(tmp_path / "g"))
+    assert code == 1 and message in out
+    assert not (tmp_path / "g").exists() or not any((tmp_path / "g").iterdir())
+
+
+def test_a_failed_record_leaves_nothing_behind(tmp_path: Path) -> None:
+    broken = ServerSpec(
+        backend="local", product="redis", version="6.2.0",
+        executable=Path("/bin/false"), image=None, source="config",
+    )
+    root = tmp_path / "golden"
+    with pytest.raises(Exception, match="redis-6.2.0"):
+        record(CURRENT, root, spec=broken, fresh=True)
+    assert list(root.iterdir()) == []
+
+
+# -- verify ------------------------------------------------------------------------------
+
+
+def corrupt_truncate_json(golden: Path) -> None:
+    data = (golden / "dump.json").read_bytes()
+    (golden / "dump.json").write_bytes(data[: len(data) // 2])
+
+
+def corrupt_flip_rdb_byte(golden: Path) -> None:
+    data = bytearray((golden / "dump.rdb").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (golden / "dump.rdb").write_bytes(bytes(data))
+
+
+def corrupt_manifest_checksum(golden: Path) -> None:
+    manifest = json.loads((golden / "manifest.json").read_text())
+    manifest["files"]["schema.json"] = "0" * 64
+    (golden / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "file"),
+    [
+        (corrupt_truncate_json, "dump.json"),
+        (corrupt_flip_rdb_byte, "dump.rdb"),
+        (corrupt_manifest_checksum, "schema.json"),
+    ],
+    ids=["truncated-json", "flipped-rdb-byte", "wrong-checksum"],
+)
+def test_verify_rejects_a_corrupt_golden_and_writes_nothing(
+    goldens: Path, corrupt: object, file: str
+) -> None:
+    corrupt(goldens / CURRENT)  # type: ignore[operator]
+    before = tree_digest(goldens)
+    code, out = run("verify", "--goldens", str(goldens), "-q")
+    assert code == 1
+    assert f"{goldens / CURRENT / file}: sha256" in out
+    assert "Error: 1 check(s) failed" in out and "Traceback" not in out
+    assert tree_digest(goldens) == before
+
+
+def test_a_corrupt_golden_that_keeps_valid_checksums_still_fails(goldens: Path) -> None:
+    """Bytes that match the manifest but hold an undecodable record: named by key and index."""
+    golden = goldens / CURRENT
+    dump = json.loads((golden / "dump.json").read_text())
+    entry = next(e for e in dump["keys"] if e["key"] == "session:timeline:messages")
+    entry["value"].insert(2, '{"role": "robot", "content": "beep", "timestamp": 1}')
+    (golden / "dump.json").write_text(json.dumps(dump))
+    manifest = json.loads((golden / "manifest.json").read_text())
+    manifest["files"]["dump.json"] = hashlib.sha256((golden / "dump.json").read_bytes()).hexdigest()
+    (golden / "manifest.json").write_text(json.dumps(manifest))
+    (g,) = find_goldens(goldens)
+    rows = verify_golden(g, [default_spec()])
+    failed = [r for r in rows if r.failed]
+    assert [r.mode for r in failed] == ["json", "rdb"]
+    assert "json restore differs from dump.json" not in failed[0].detail
+    assert "'session:timeline:messages' index 2" in failed[0].detail
+    assert "Invalid enum value 'robot'" in failed[0].detail
+    assert "rdb restore differs from dump.json: key 'session:timeline:messages'" in failed[1].detail
+
+
+def test_an_rdb_too_new_for_the_server_is_verified_through_json(tmp_path: Path) -> None:
+    specs = discover(docker=False)
+    oldest, newest = specs[0], specs[-1]
+    if oldest.can_load(rdb_header_of(newest)):
+        pytest.skip(f"every local server loads {newest.id}'s dumps; need two RDB versions")
+    root = tmp_path / "golden"
+    record(CURRENT, root, spec=newest, fresh=True)
+    code, out = run("verify", "--goldens", str(root), "--server", oldest.id, "-q")
+    assert code == 0, out
+    assert f"newer than {oldest.id} loads; verified through dump.json" in out
+    assert out.count(" ok ") >= 2  # files + json
+
+
+def rdb_header_of(spec: ServerSpec) -> object:
+    with spec.start() as server:
+        server.client.set(b"k", b"v")
+        return rdb_header(server.save_rdb(Path(server.data_dir) / "probe.rdb"))
+
+
+def test_verify_names_an_unknown_version(goldens: Path) -> None:
+    code, out = run("verify", "7.7", "--goldens", str(goldens))
+    assert code == 1
+    assert out.strip() == f"Error: no golden 7.7 under {goldens}/ (have: {CURRENT})"
+
+
+# -- list / show / diff / restore / servers -----------------------------------------------
+
+
+def test_list_show_and_diff(goldens: Path) -> None:
+    code, out = run("list", "--goldens", str(goldens))
+    assert code == 0 and out.splitlines()[2].startswith(CURRENT)
+    code, out = run("show", CURRENT, "--session", "timeline", "--goldens", str(goldens))
+    assert code == 0 and "== timeline (5 messages)" in out and "turn 4" in out
+    code, out = run("show", CURRENT, "--session", "nope", "--goldens", str(goldens))
+    assert code == 1 and "has no session 'nope'" in out
+    code, out = run("diff", CURRENT, CURRENT, "--goldens", str(goldens))
+    assert code == 0 and "+0 added, -0 removed, ~0 changed" in out and "(no change)" in out
+
+
+def test_restore_into_a_user_server_refuses_non_empty(goldens: Path) -> None:
+    with default_spec().start() as server:
+        server.client.set(b"precious", b"data")
+        code, out = run("restore", CURRENT, "--url", server.url, "--goldens", str(goldens))
+        assert code == 1 and "precious" not in out and "1 key" in out
+        assert server.client.dbsize() == 1
+        code, out = run("restore", CURRENT, "--url", server.url, "--yes", "--goldens", str(goldens))
+        assert code == 0, out
+        assert server.client.get(b"precious") == b"data"
+        assert server.client.llen(b"session:timeline:messages") == 5
+
+
+def test_servers_lists_what_can_start() -> None:
+    code, out = run("servers", "--no-docker")
+    assert code == 0
+    for spec in discover(docker=False):
+        assert spec.id in out
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    """The real console entry point, not the in-process runner."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "memfix.cli", "verify", "--goldens", str(tmp_path / "none")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"Error: {tmp_path / 'none'}: no goldens found (record one with `memfix record`)"
+
+
+def test_goldens_copy_is_independent(goldens: Path, tmp_path: Path) -> None:
+    """Goldens are plain files: copied elsewhere they verify the same."""
+    copy = tmp_path / "copy"
+    shutil.copytree(goldens, copy)
+    code, out = run("verify", "--goldens", str(copy), "-q")
+    assert code == 0, out
+
+
+def test_verify_error_for_missing_manifest(tmp_path: Path) -> None:
+    (tmp_path / "g" / "1.0").mkdir(parents=True)
+    with pytest.raises(GoldenError, match="manifest.json: cannot read manifest"):
+        find_goldens(tmp_path / "g")
