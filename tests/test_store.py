@@ -323,3 +323,12 @@ def test_compactions_during_concurrent_appends_lose_nothing(server: Server) -> N
         assert [c for c in survivors if c.startswith(f"w{w}-")] == [
             f"w{w}-{i}" for i in range(per_writer)
         ]
+
+
+def test_large_batch_with_ttl_and_window_is_one_atomic_call(server: Server) -> None:
+    """More records than Lua's unpack() takes at once still go in one script call."""
+    store = RedisMemoryStore(server.client, ttl=60, max_messages=15_000)
+    data = msgs(12_000)
+    store.append_messages("s", data)
+    assert store.count("s") == 12_000
+    assert store.get_history("s", limit=None) == data

@@ -7,7 +7,11 @@ compaction or a window trim lose nothing (no GET-then-SET in Python).
 # KEYS[1] messages key; ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
 # ARGV[3..] records. Returns the new length.
 APPEND = """
-local n = redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+-- unpack() is capped by Lua's C stack (~8000 values): push in slices.
+local n = 0
+for i = 3, #ARGV, 1000 do
+  n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 local maxlen = tonumber(ARGV[2])
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
