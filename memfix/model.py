@@ -9,7 +9,7 @@ between releases, the released wire formats may not.
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -18,13 +18,15 @@ __all__ = ["Message", "Role"]
 Role = Literal["system", "user", "assistant"]
 
 
-class Message(msgspec.Struct, frozen=True):
+class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     """One chat message.
 
     ``timestamp`` is epoch seconds (a float, as the seed article stored it),
-    defaulting to now.
+    defaulting to now. ``metadata`` holds whatever JSON-compatible facts the
+    application attaches (model name, token counts, ...).
     """
 
     role: Role
     content: str
     timestamp: float = msgspec.field(default_factory=time.time)
+    metadata: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -183,14 +183,18 @@ def test_reads_what_the_article_store_wrote(server: Server, store: RedisMemorySt
     ]
 
 
-def test_article_store_reads_what_memfix_wrote(server: Server, store: RedisMemoryStore) -> None:
-    store.append_messages("new", [Message("system", "rules", 5.25), Message("user", "q", 6.0)])
-    raw = server.client.lrange("session:new:messages", 0, -1)
+def test_article_store_reads_schema_1_0_records(server: Server) -> None:
+    """Schema 1.0's wire module writes exactly the article's format (rollback to 1.0 readers)."""
+    from memfix.schemas import v1_0
+
+    records = [v1_0.Record("system", "rules", 5.25), v1_0.Record("user", "q", 6.0)]
+    server.client.rpush("session:old:messages", *[v1_0.encode(r) for r in records])
+    raw = server.client.lrange("session:old:messages", 0, -1)
     assert [json.loads(r) for r in raw] == [
         {"role": "system", "content": "rules", "timestamp": 5.25},
         {"role": "user", "content": "q", "timestamp": 6.0},
     ]
-    assert ArticleRedisMemoryStore(server.client).get_history("new") == [
+    assert ArticleRedisMemoryStore(server.client).get_history("old") == [
         ArticleMessage("system", "rules", 5.25),
         ArticleMessage("user", "q", 6.0),
     ]

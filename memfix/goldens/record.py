@@ -106,6 +106,7 @@ def record(
             files={name: sha256_file(staging / name) for name in GOLDEN_FILES},
         )
         (staging / "manifest.json").write_bytes(manifest.encode())
+        staging.chmod(0o755)  # mkdtemp makes it private; goldens are ordinary files
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import redis
 
@@ -128,7 +129,33 @@ def run_scenario(
         seen=seen,
     )
 
+    if (major, minor) >= (1, 1):
+        say("metadata-rich messages (1.1)")
+        store.append_messages(
+            f"{p}metadata",
+            [
+                message("What is the weather in Kyoto?", "user"),
+                _message(
+                    "assistant",
+                    "Mild, 18°C, light rain in the evening.",
+                    clock(),
+                    metadata={
+                        "model": "gpt-4o-mini",
+                        "usage": {"prompt_tokens": 412, "completion_tokens": 17},
+                        "latency_ms": 835,
+                        "tags": ["weather", "travel"],
+                        "cached": False,
+                        "trace": None,
+                        "score": 0.875,
+                        "locale": "ja-JP 🇯🇵",
+                    },
+                ),
+            ],
+        )
 
-def _message(role: Role, content: str, timestamp: float) -> Message:
+
+def _message(
+    role: Role, content: str, timestamp: float, *, metadata: dict[str, Any] | None = None
+) -> Message:
     """The one place that builds scenario messages: extend it when Message grows."""
-    return Message(role=role, content=content, timestamp=timestamp)
+    return Message(role=role, content=content, timestamp=timestamp, metadata=metadata or {})

@@ -23,7 +23,7 @@ import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message
-from memfix.schemas import v1_0
+from memfix.schemas import v1_0, v1_1
 
 __all__ = [
     "CURRENT_VERSION",
@@ -37,10 +37,11 @@ __all__ = [
 #: Released wire versions, oldest first. Append only.
 RELEASED: dict[str, ModuleType] = {
     "1.0": v1_0,
+    "1.1": v1_1,
 }
 
 #: The version this code writes.
-CURRENT_VERSION = "1.0"
+CURRENT_VERSION = "1.1"
 _current = RELEASED[CURRENT_VERSION]
 _chain = list(RELEASED)
 
@@ -50,11 +51,34 @@ def detect_version(raw: bytes) -> str | None:
 
     ``None`` when the bytes match no known layout. Cheap on purpose: it runs
     once per record on every ``get_history``.
+
+    - ``{"v":"X.Y",...``: a tagged JSON record (1.1 on; msgspec writes the tag first);
+    - any other JSON object: 1.0 (the seed article's untagged format), unless
+      it carries a ``"v"`` member elsewhere (a foreign writer), which a small
+      probe decode then reads.
     """
-    head = raw.lstrip()[:1]
-    if head == b"{":
+    if raw.startswith(_JSON_TAG):
+        end = raw.find(b'"', len(_JSON_TAG))
+        return raw[len(_JSON_TAG) : end].decode("ascii", "replace") if end > 0 else None
+    head = raw.lstrip()
+    if head[:1] == b"{":
+        if b'"v"' in head:
+            try:
+                return _probe.decode(head).v
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return None
         return "1.0"
     return None
+
+
+_JSON_TAG = b'{"v":"'
+
+
+class _Probe(msgspec.Struct):
+    v: str = "1.0"
+
+
+_probe = msgspec.json.Decoder(_Probe)
 
 
 def decode_record(raw: bytes) -> Message:
@@ -65,7 +89,14 @@ def decode_record(raw: bytes) -> Message:
     version = detect_version(raw)
     if version is None:
         raise SchemaError("no released schema version matches these bytes", raw)
-    module = RELEASED[version]
+    module = RELEASED.get(version)
+    if module is None:
+        raise SchemaError(
+            f"schema version {version} is not one this code knows "
+            f"(released: {', '.join(RELEASED)}); written by a newer memfix?",
+            raw,
+            version=version,
+        )
     try:
         record = module.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -89,9 +120,19 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 # -- current version <-> Message: edited at each release ---------------------
 
 
-def _to_message(record: v1_0.Record) -> Message:
-    return Message(role=record.role, content=record.content, timestamp=record.timestamp)
+def _to_message(record: v1_1.Record) -> Message:
+    return Message(
+        role=record.role,
+        content=record.content,
+        timestamp=record.timestamp,
+        metadata=record.metadata,
+    )
 
 
-def _from_message(message: Message) -> v1_0.Record:
-    return v1_0.Record(role=message.role, content=message.content, timestamp=message.timestamp)
+def _from_message(message: Message) -> v1_1.Record:
+    return v1_1.Record(
+        role=message.role,
+        content=message.content,
+        timestamp=message.timestamp,
+        metadata=message.metadata,
+    )
