@@ -9,6 +9,7 @@ between releases, the released wire formats may not.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any, Literal
 
 import msgspec
@@ -22,11 +23,15 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     """One chat message.
 
     ``timestamp`` is epoch seconds (a float, as the seed article stored it),
-    defaulting to now. ``metadata`` holds whatever JSON-compatible facts the
-    application attaches (model name, token counts, ...).
+    defaulting to now; it is stored as integer milliseconds. ``metadata``
+    holds whatever JSON-compatible facts the application attaches (model
+    name, token counts, ...). ``id`` is generated when the message is built,
+    so retrying the append of the same message does not store it twice;
+    messages stored before schema 1.2 have ``id=None``.
     """
 
     role: Role
     content: str
     timestamp: float = msgspec.field(default_factory=time.time)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: str | None = msgspec.field(default_factory=lambda: uuid.uuid4().hex)

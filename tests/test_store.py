@@ -8,6 +8,7 @@ import time
 
 import pytest
 import redis
+from redis.crc import key_slot
 
 from memfix import CompactionConflict, Message, RedisMemoryStore, SchemaError
 from memfix.servers import Server
@@ -28,9 +29,34 @@ def commands_sent(client: redis.Redis) -> dict[str, int]:
 
 
 def test_round_trip_keeps_every_field(store: RedisMemoryStore) -> None:
-    m = Message("system", "be kind", 1700000000.123456)
+    m = Message("system", "be kind", 1700000000.123, metadata={"model": "m", "n": [1, None]})
     store.append_message("s1", m)
     assert store.get_history("s1") == [m]
+
+
+def test_timestamps_are_kept_to_the_millisecond(store: RedisMemoryStore) -> None:
+    store.append_message("s", Message("user", "x", 1700000000.123456, id="a"))
+    assert store.get_history("s") == [Message("user", "x", 1700000000.123, id="a")]
+
+
+def test_a_retried_append_is_stored_once(server: Server, store: RedisMemoryStore) -> None:
+    first, second = Message("user", "once", 1.0), Message("user", "twice", 2.0)
+    store.append_message("s", first)
+    store.append_message("s", first)  # the client timed out and retried
+    store.append_messages("s", [first, second, second])
+    assert store.get_history("s") == [first, second]
+    no_id = Message("user", "anonymous", 3.0, id=None)
+    store.append_messages("s", [no_id, no_id])  # without ids nothing can be deduplicated
+    assert store.count("s") == 4
+
+
+def test_session_keys_share_one_cluster_slot(server: Server, store: RedisMemoryStore) -> None:
+    store.append_message("user:42", Message("user", "x", 1.0))
+    keys = sorted(server.client.keys())
+    assert keys == [b"session:user:42:messages", b"{session:user:42:messages}:ids"]
+    assert len({key_slot(k) for k in keys}) == 1
+    assert store.delete_session("user:42") is True
+    assert server.client.dbsize() == 0
 
 
 def test_history_is_oldest_first_and_limit_takes_the_newest(store: RedisMemoryStore) -> None:
@@ -159,8 +185,9 @@ def test_bad_options_are_rejected(server: Server, kwargs: dict[str, int]) -> Non
 
 def test_accepts_a_url(server: Server) -> None:
     with RedisMemoryStore(server.url) as store:
-        store.append_message("s", Message("user", "via url", 2.0))
-        assert store.get_history("s") == [Message("user", "via url", 2.0)]
+        m = Message("user", "via url", 2.0)
+        store.append_message("s", m)
+        assert store.get_history("s") == [m]
 
 
 def test_rejects_a_decoding_client(server: Server) -> None:
@@ -178,8 +205,8 @@ def test_reads_what_the_article_store_wrote(server: Server, store: RedisMemorySt
     for m in written:
         article.append_message("legacy", m)
     assert store.get_history("legacy") == [
-        Message("user", "hi ✨", 1700000000.5),
-        Message("assistant", "yo", 1700000001.0),
+        Message("user", "hi ✨", 1700000000.5, id=None),
+        Message("assistant", "yo", 1700000001.0, id=None),
     ]
 
 

@@ -77,8 +77,18 @@ def run_scenario(
     clock = _Clock(1_700_000_000.0 + (major - 1) * 100_000_000 + minor * 2_000_000, rng)
     say = progress or (lambda _: None)
 
+    # Message ids (1.2+) come from their own seeded stream, so adding them
+    # did not change which texts and roles the scenario draws.
+    id_rng = random.Random(f"memfix-ids-{version}")
+    with_ids = (major, minor) >= (1, 2)
+
+    def next_id() -> str | None:
+        return f"{id_rng.getrandbits(64):016x}" if with_ids else None
+
     def message(content: str, role: Role | None = None) -> Message:
-        return _message(rng.choice(_ROLES) if role is None else role, content, clock())
+        return _message(
+            rng.choice(_ROLES) if role is None else role, content, clock(), id=next_id()
+        )
 
     p = f"v{version}-"
     store = RedisMemoryStore(client)
@@ -139,6 +149,7 @@ def run_scenario(
                     "assistant",
                     "Mild, 18°C, light rain in the evening.",
                     clock(),
+                    id=next_id(),
                     metadata={
                         "model": "gpt-4o-mini",
                         "usage": {"prompt_tokens": 412, "completion_tokens": 17},
@@ -153,9 +164,23 @@ def run_scenario(
             ],
         )
 
+    if with_ids:
+        say("a retried append is stored once (1.2)")
+        first = message("Book the 7:10 train to Nara, please.", "user")
+        store.append_message(f"{p}retried", first)
+        store.append_message(f"{p}retried", first)  # the client timed out and retried
+        store.append_messages(f"{p}retried", [first, message("Booked: car 5, seat 12A.")])
+
 
 def _message(
-    role: Role, content: str, timestamp: float, *, metadata: dict[str, Any] | None = None
+    role: Role,
+    content: str,
+    timestamp: float,
+    *,
+    id: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Message:
     """The one place that builds scenario messages: extend it when Message grows."""
-    return Message(role=role, content=content, timestamp=timestamp, metadata=metadata or {})
+    return Message(
+        role=role, content=content, timestamp=timestamp, metadata=metadata or {}, id=id
+    )

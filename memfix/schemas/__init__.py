@@ -23,7 +23,7 @@ import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message
-from memfix.schemas import v1_0, v1_1
+from memfix.schemas import v1_0, v1_1, v1_2
 
 __all__ = [
     "CURRENT_VERSION",
@@ -38,10 +38,11 @@ __all__ = [
 RELEASED: dict[str, ModuleType] = {
     "1.0": v1_0,
     "1.1": v1_1,
+    "1.2": v1_2,
 }
 
 #: The version this code writes.
-CURRENT_VERSION = "1.1"
+CURRENT_VERSION = "1.2"
 _current = RELEASED[CURRENT_VERSION]
 _chain = list(RELEASED)
 
@@ -120,19 +121,21 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 # -- current version <-> Message: edited at each release ---------------------
 
 
-def _to_message(record: v1_1.Record) -> Message:
+def _to_message(record: v1_2.Record) -> Message:
     return Message(
         role=record.role,
         content=record.content,
-        timestamp=record.timestamp,
+        timestamp=record.ts_ms / 1000,
         metadata=record.metadata,
+        id=record.id,
     )
 
 
-def _from_message(message: Message) -> v1_1.Record:
-    return v1_1.Record(
+def _from_message(message: Message) -> v1_2.Record:
+    return v1_2.Record(
+        id=message.id,
         role=message.role,
         content=message.content,
-        timestamp=message.timestamp,
+        ts_ms=round(message.timestamp * 1000),
         metadata=message.metadata,
     )

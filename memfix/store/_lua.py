@@ -4,27 +4,37 @@ Doing the read-modify-write inside Redis is what makes appends that race a
 compaction or a window trim lose nothing (no GET-then-SET in Python).
 """
 
-# KEYS[1] messages key; ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
-# ARGV[3..] records. Returns the new length.
+# KEYS[1] messages key; KEYS[2] the session's set of appended message ids;
+# ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
+# ARGV[3..] pairs of (message id, or "" for none; record).
+# A message whose id is already in the set is skipped (a retried append).
+# Returns how many records were appended.
 APPEND = """
+local fresh = {}
+for i = 3, #ARGV, 2 do
+  local id = ARGV[i]
+  if id == '' or redis.call('SADD', KEYS[2], id) == 1 then
+    fresh[#fresh + 1] = ARGV[i + 1]
+  end
+end
 -- unpack() is capped by Lua's C stack (~8000 values): push in slices.
 local n = 0
-for i = 3, #ARGV, 1000 do
-  n = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = 1, #fresh, 1000 do
+  n = redis.call('RPUSH', KEYS[1], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
 local maxlen = tonumber(ARGV[2])
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
-  n = maxlen
 end
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
-return n
+return #fresh
 """
 
-# KEYS[1] messages key; ARGV[1] keep_last; ARGV[2] seen (-1: whole list now);
+# KEYS[1] messages key; KEYS[2] ids set (for its TTL); ARGV[1] keep_last; ARGV[2] seen (-1: whole list now);
 # ARGV[3] summary record; ARGV[4] ttl in ms (0: none).
 # Returns how many records were replaced, or -1 when fewer than `seen` remain.
 COMPACT = """
@@ -43,6 +53,7 @@ redis.call('LPUSH', KEYS[1], ARGV[3])
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 return remove
 """

@@ -32,6 +32,11 @@ class RedisMemoryStore(MemoryStore):
     ``max_messages`` keeps only the newest N messages of a session. Both are
     applied inside the same server-side script as the append, so an append
     stays one atomic round trip.
+
+    Appends are idempotent by ``Message.id``: the script remembers each
+    session's ids in a companion set (``{session:<id>:messages}:ids``, same
+    cluster hash slot) and skips an id it has seen, so a retried append after
+    a timeout never stores a message twice. The set expires with the session.
     """
 
     def __init__(
@@ -71,19 +76,22 @@ class RedisMemoryStore(MemoryStore):
         return self._client
 
     def append_message(self, session_id: str, msg: Message) -> None:
-        self._push(session_id, [schemas.encode_message(msg)])
+        self._push(session_id, [msg])
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
-        records = [schemas.encode_message(m) for m in msgs]
-        if records:
-            self._push(session_id, records)
+        self._push(session_id, list(msgs))
 
-    def _push(self, session_id: str, records: list[bytes]) -> None:
-        key = self.keys.messages(session_id)
-        if self._ttl_ms or self._max_messages:
-            self._append(keys=[key], args=[self._ttl_ms, self._max_messages, *records])
-        else:
-            self._client.rpush(key, *records)
+    def _push(self, session_id: str, msgs: list[Message]) -> None:
+        if not msgs:
+            return
+        args: list[str | bytes | int] = [self._ttl_ms, self._max_messages]
+        for m in msgs:
+            args += [m.id or "", schemas.encode_message(m)]
+        self._append(keys=self._keys(session_id), args=args)
+
+    def _keys(self, session_id: str) -> list[str]:
+        """The messages list and its id set: one hash slot, so cluster-safe."""
+        return [self.keys.messages(session_id), self.keys.companion(session_id, "ids")]
 
     def get_history(self, session_id: str, limit: int | None = 100) -> list[Message]:
         if limit is not None and limit < 0:
@@ -107,7 +115,7 @@ class RedisMemoryStore(MemoryStore):
         return sorted(found)
 
     def delete_session(self, session_id: str) -> bool:
-        return bool(self._client.unlink(self.keys.messages(session_id)))
+        return bool(self._client.unlink(*self._keys(session_id)))
 
     def compact(
         self, session_id: str, keep_last: int, summary: Message, *, seen: int | None = None
@@ -117,7 +125,7 @@ class RedisMemoryStore(MemoryStore):
         key = self.keys.messages(session_id)
         replaced = int(
             self._compact(
-                keys=[key],
+                keys=self._keys(session_id),
                 args=[keep_last, -1 if seen is None else seen,
                       schemas.encode_message(summary), self._ttl_ms],
             )
