@@ -6,7 +6,7 @@ Public API::
 """
 
 from memfix.errors import CompactionConflict, MemfixError, SchemaError
-from memfix.model import Message, Role
+from memfix.model import Message, Role, ToolCall
 from memfix.schemas import CURRENT_VERSION as SCHEMA_VERSION
 from memfix.store import KeyLayout, MemoryStore, RedisMemoryStore
 
@@ -22,5 +22,6 @@ __all__ = [
     "RedisMemoryStore",
     "Role",
     "SchemaError",
+    "ToolCall",
     "__version__",
 ]

@@ -14,9 +14,17 @@ from typing import Any, Literal
 
 import msgspec
 
-__all__ = ["Message", "Role"]
+__all__ = ["Message", "Role", "ToolCall"]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+class ToolCall(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A tool invocation an assistant message asks for (OpenAI-style)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 class Message(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -28,6 +36,10 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     name, token counts, ...). ``id`` is generated when the message is built,
     so retrying the append of the same message does not store it twice;
     messages stored before schema 1.2 have ``id=None``.
+
+    Tool use (schema 1.3): an ``assistant`` message may carry ``tool_calls``;
+    each answer is a ``tool`` message with the tool's ``name`` and the
+    ``tool_call_id`` it answers.
     """
 
     role: Role
@@ -35,3 +47,6 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     timestamp: float = msgspec.field(default_factory=time.time)
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     id: str | None = msgspec.field(default_factory=lambda: uuid.uuid4().hex)
+    name: str | None = None
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
+    tool_call_id: str | None = None

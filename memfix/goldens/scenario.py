@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 
-from memfix.model import Message, Role
+from memfix.model import Message, Role, ToolCall
 from memfix.store import RedisMemoryStore
 
 __all__ = ["SCENARIO_NAME", "TTL", "run_scenario"]
@@ -171,6 +171,31 @@ def run_scenario(
         store.append_message(f"{p}retried", first)  # the client timed out and retried
         store.append_messages(f"{p}retried", [first, message("Booked: car 5, seat 12A.")])
 
+    if (major, minor) >= (1, 3):
+        say("tool use: calls and their answers (1.3)")
+        weather = ToolCall(id="call_w1", name="get_weather", arguments={"city": "Kyoto", "days": 2})
+        trains = ToolCall(
+            id="call_t1",
+            name="search_trains",
+            arguments={"from": "Kyoto", "to": "Nara", "after": "07:00", "filters": {"seat": "window"}},
+        )
+        store.append_messages(
+            f"{p}tools",
+            [
+                message("Weather in Kyoto, and a morning train to Nara?", "user"),
+                _message("assistant", "", clock(), id=next_id(), tool_calls=[weather, trains]),
+                _message(
+                    "tool", '{"forecast": ["rain", "sun"]}', clock(),
+                    id=next_id(), name="get_weather", tool_call_id="call_w1",
+                ),
+                _message(
+                    "tool", '{"trains": ["07:10", "07:42"]}', clock(),
+                    id=next_id(), name="search_trains", tool_call_id="call_t1",
+                ),
+                message("Rain today, sun tomorrow; trains at 07:10 and 07:42.", "assistant"),
+            ],
+        )
+
 
 def _message(
     role: Role,
@@ -179,8 +204,18 @@ def _message(
     *,
     id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    name: str | None = None,
+    tool_calls: list[ToolCall] | None = None,
+    tool_call_id: str | None = None,
 ) -> Message:
     """The one place that builds scenario messages: extend it when Message grows."""
     return Message(
-        role=role, content=content, timestamp=timestamp, metadata=metadata or {}, id=id
+        role=role,
+        content=content,
+        timestamp=timestamp,
+        metadata=metadata or {},
+        id=id,
+        name=name,
+        tool_calls=tool_calls or [],
+        tool_call_id=tool_call_id,
     )

@@ -22,8 +22,8 @@ from types import ModuleType
 import msgspec
 
 from memfix.errors import SchemaError
-from memfix.model import Message
-from memfix.schemas import v1_0, v1_1, v1_2
+from memfix.model import Message, ToolCall
+from memfix.schemas import v1_0, v1_1, v1_2, v1_3
 
 __all__ = [
     "CURRENT_VERSION",
@@ -39,10 +39,11 @@ RELEASED: dict[str, ModuleType] = {
     "1.0": v1_0,
     "1.1": v1_1,
     "1.2": v1_2,
+    "1.3": v1_3,
 }
 
 #: The version this code writes.
-CURRENT_VERSION = "1.2"
+CURRENT_VERSION = "1.3"
 _current = RELEASED[CURRENT_VERSION]
 _chain = list(RELEASED)
 
@@ -121,21 +122,29 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 # -- current version <-> Message: edited at each release ---------------------
 
 
-def _to_message(record: v1_2.Record) -> Message:
+def _to_message(record: v1_3.Record) -> Message:
     return Message(
         role=record.role,
         content=record.content,
         timestamp=record.ts_ms / 1000,
         metadata=record.metadata,
         id=record.id,
+        name=record.name,
+        tool_calls=[ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in record.tool_calls],
+        tool_call_id=record.tool_call_id,
     )
 
 
-def _from_message(message: Message) -> v1_2.Record:
-    return v1_2.Record(
+def _from_message(message: Message) -> v1_3.Record:
+    return v1_3.Record(
         id=message.id,
         role=message.role,
         content=message.content,
         ts_ms=round(message.timestamp * 1000),
         metadata=message.metadata,
+        name=message.name,
+        tool_calls=[
+            v1_3.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
+        ],
+        tool_call_id=message.tool_call_id,
     )
