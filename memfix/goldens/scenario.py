@@ -196,6 +196,14 @@ def run_scenario(
             ],
         )
 
+    if (major, minor) >= (1, 4):
+        say("old conversations continue in the new format (1.4)")
+        for old_session in ("v1.0-batch", "v1.1-metadata", "v1.3-tools"):
+            store.append_messages(
+                old_session,
+                [message(f"(continued in {version}) {rng.choice(_TEXTS)}") for _ in range(3)],
+            )
+
 
 def _message(
     role: Role,

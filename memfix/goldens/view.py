@@ -64,7 +64,7 @@ def render_session(session_id: str, messages: list[dict[str, Any]], *, width: in
         content = " ".join(str(m.get("content", "")).split())
         if len(content) > width:
             content = content[: width - 1] + "…"
-        extras = {k: v for k, v in m.items() if k not in ("role", "content", "timestamp")}
+        extras = {k: v for k, v in m.items() if k not in ("role", "content", "timestamp", "id")}
         extra = f"  {msgspec.json.encode(extras).decode()}" if extras else ""
         when = _when(m.get("timestamp"))
         lines.append(f"{i:>4}  {when}  {m.get('role', '?'):<9} {content}{extra}")

@@ -23,7 +23,7 @@ import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message, ToolCall
-from memfix.schemas import v1_0, v1_1, v1_2, v1_3
+from memfix.schemas import v1_0, v1_1, v1_2, v1_3, v1_4
 
 __all__ = [
     "CURRENT_VERSION",
@@ -40,10 +40,11 @@ RELEASED: dict[str, ModuleType] = {
     "1.1": v1_1,
     "1.2": v1_2,
     "1.3": v1_3,
+    "1.4": v1_4,
 }
 
 #: The version this code writes.
-CURRENT_VERSION = "1.3"
+CURRENT_VERSION = "1.4"
 _current = RELEASED[CURRENT_VERSION]
 _chain = list(RELEASED)
 
@@ -54,11 +55,19 @@ def detect_version(raw: bytes) -> str | None:
     ``None`` when the bytes match no known layout. Cheap on purpose: it runs
     once per record on every ``get_history``.
 
-    - ``{"v":"X.Y",...``: a tagged JSON record (1.1 on; msgspec writes the tag first);
+    - a msgpack array whose first element is a short string (1.4 on): that
+      string is the version, e.g. ``0x99 0xa3 "1.4"``;
+    - ``{"v":"X.Y",...``: a tagged JSON record (1.1-1.3; msgspec writes the tag first);
     - any other JSON object: 1.0 (the seed article's untagged format), unless
       it carries a ``"v"`` member elsewhere (a foreign writer), which a small
       probe decode then reads.
     """
+    first = raw[:1]
+    if first and (0x90 <= first[0] <= 0x9F or first[0] == 0xDC):
+        at = 1 if first[0] != 0xDC else 3
+        if len(raw) > at and 0xA1 <= raw[at] <= 0xBF:
+            return raw[at + 1 : at + 1 + (raw[at] & 0x1F)].decode("ascii", "replace")
+        return None
     if raw.startswith(_JSON_TAG):
         end = raw.find(b'"', len(_JSON_TAG))
         return raw[len(_JSON_TAG) : end].decode("ascii", "replace") if end > 0 else None
@@ -122,9 +131,9 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 # -- current version <-> Message: edited at each release ---------------------
 
 
-def _to_message(record: v1_3.Record) -> Message:
+def _to_message(record: v1_4.Record) -> Message:
     return Message(
-        role=record.role,
+        role=record.role.name,  # type: ignore[arg-type]  # IntEnum names are the Role literals
         content=record.content,
         timestamp=record.ts_ms / 1000,
         metadata=record.metadata,
@@ -135,16 +144,16 @@ def _to_message(record: v1_3.Record) -> Message:
     )
 
 
-def _from_message(message: Message) -> v1_3.Record:
-    return v1_3.Record(
+def _from_message(message: Message) -> v1_4.Record:
+    return v1_4.Record(
         id=message.id,
-        role=message.role,
+        role=v1_4.Role[message.role],
         content=message.content,
         ts_ms=round(message.timestamp * 1000),
         metadata=message.metadata,
         name=message.name,
         tool_calls=[
-            v1_3.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
+            v1_4.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
         ],
         tool_call_id=message.tool_call_id,
     )
