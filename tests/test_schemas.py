@@ -1,0 +1,129 @@
+"""Every released wire version: detection, decoding, upcasting to the current Message."""
+
+from __future__ import annotations
+
+import json
+
+import msgspec
+import pytest
+
+from memfix import Message, SchemaError, ToolCall, schemas
+from memfix.goldens import RestoreMode, find_goldens, restored_server
+from memfix.schemas import v1_0, v1_1, v1_2, v1_3, v1_4
+from memfix.servers import default_spec
+from memfix.store import RedisMemoryStore
+from tests.test_record_verify import REPO
+
+ONE_OF_EACH = {
+    "1.0": b'{"role": "user", "content": "hi", "timestamp": 1700000000.25}',
+    "1.1": b'{"v":"1.1","role":"user","content":"hi","timestamp":1700000000.25,"metadata":{"k":1}}',
+    "1.2": b'{"v":"1.2","id":"a1","role":"user","content":"hi","ts_ms":1700000000250}',
+    "1.3": b'{"v":"1.3","id":"a2","role":"assistant","content":"","ts_ms":1700000000250,'
+    b'"tool_calls":[{"id":"c1","name":"f","arguments":{"x":1}}]}',
+    "1.4": v1_4.encode(v1_4.Record("a3", v1_4.Role.tool, "42", 1700000000250, name="f", tool_call_id="c1")),
+}
+
+
+def test_every_released_version_is_registered_in_order() -> None:
+    assert list(schemas.RELEASED) == ["1.0", "1.1", "1.2", "1.3", "1.4"]
+    assert schemas.CURRENT_VERSION == "1.4"
+    for version, module in schemas.RELEASED.items():
+        assert module.VERSION == version
+
+
+@pytest.mark.parametrize("version", list(ONE_OF_EACH))
+def test_detect_version_from_the_first_bytes(version: str) -> None:
+    assert schemas.detect_version(ONE_OF_EACH[version]) == version
+
+
+def test_a_foreign_writer_with_the_tag_elsewhere_is_still_detected() -> None:
+    raw = b'{"role":"user","content":"x","metadata":{"a":1},"timestamp":1,"v":"1.1"}'
+    assert schemas.detect_version(raw) == "1.1"
+    assert schemas.decode_record(raw).metadata == {"a": 1}
+    # "v" as a *value* does not confuse detection.
+    assert schemas.detect_version(b'{"role":"user","content":"v","timestamp":1}') == "1.0"
+
+
+def test_each_version_upcasts_to_the_current_message() -> None:
+    decoded = {v: schemas.decode_record(raw) for v, raw in ONE_OF_EACH.items()}
+    assert decoded["1.0"] == Message("user", "hi", 1700000000.25, id=None)
+    assert decoded["1.1"] == Message("user", "hi", 1700000000.25, metadata={"k": 1}, id=None)
+    assert decoded["1.2"] == Message("user", "hi", 1700000000.25, id="a1")
+    assert decoded["1.3"] == Message(
+        "assistant", "", 1700000000.25, id="a2", tool_calls=[ToolCall("c1", "f", {"x": 1})]
+    )
+    assert decoded["1.4"] == Message(
+        "tool", "42", 1700000000.25, id="a3", name="f", tool_call_id="c1"
+    )
+
+
+def test_the_current_version_round_trips_every_field() -> None:
+    m = Message(
+        "assistant", "x ✓", 1.5, metadata={"m": [1, 2]}, id="i",
+        name=None, tool_calls=[ToolCall("c", "t", {"a": {"b": None}})],
+    )
+    raw = schemas.encode_message(m)
+    assert schemas.detect_version(raw) == schemas.CURRENT_VERSION
+    assert schemas.decode_record(raw) == m
+
+
+def test_1_0_wire_is_the_seed_articles_json() -> None:
+    raw = v1_0.encode(v1_0.Record("user", "hi", 1.5))
+    assert json.loads(raw) == {"role": "user", "content": "hi", "timestamp": 1.5}
+
+
+def test_1_4_records_are_smaller_than_1_0_json() -> None:
+    m = Message("assistant", "Sure. How many days do you have, and what season?", 1700000000.123, id=None)
+    old = v1_0.encode(v1_0.Record("assistant", m.content, m.timestamp))
+    assert len(schemas.encode_message(m)) < len(old)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"v":"9.9","role":"user"}', "schema version 9.9 is not one this code knows"),
+        (b"\x93\xa39.9\x01\x02", "schema version 9.9 is not one this code knows"),
+        (b'{"v":"1.2","role":"user","content":"x","ts_ms":"soon"}', "Expected `int`, got `str`"),
+        (b"\x92\xa31.4\x01", "Expected `array` of at least length 5"),
+        (b"plain text", "no released schema version matches"),
+        (b"", "no released schema version matches"),
+    ],
+)
+def test_undecodable_records_say_why(raw: bytes, message: str) -> None:
+    with pytest.raises(SchemaError, match=message.replace("`", ".").replace("(", ".").replace(")", ".")):
+        schemas.decode_record(raw)
+
+
+def test_released_json_schemas_are_valid_json_schema() -> None:
+    for version in schemas.RELEASED:
+        schema = schemas.json_schema(version)
+        assert "$defs" in schema and "Record" in json.dumps(schema)
+
+
+def test_a_session_spanning_all_versions_loads_in_order() -> None:
+    """golden 1.4's `timeline` holds 5 turns from each release: all load, in order, as Messages."""
+    golden = next(g for g in find_goldens(REPO / "golden") if g.version == "1.4")
+    with restored_server(golden, default_spec(), RestoreMode.RDB) as server:
+        raws = server.client.lrange("session:timeline:messages", 0, -1)
+        assert [schemas.detect_version(r) for r in raws] == [
+            v for v in ["1.0", "1.1", "1.2", "1.3", "1.4"] for _ in range(5)
+        ]
+        history = RedisMemoryStore(server.client).get_history("timeline", limit=None)
+    assert len(history) == 25
+    assert all(isinstance(m, Message) for m in history)
+    assert [m.content.split("]")[0] for m in history] == [
+        f"[{v}" for v in ["1.0", "1.1", "1.2", "1.3", "1.4"] for _ in range(5)
+    ]
+    stamps = [m.timestamp for m in history]
+    assert stamps == sorted(stamps)
+
+
+def test_released_modules_are_independent_of_the_current_model() -> None:
+    """Frozen modules must not import memfix.model: editing the model must not change them."""
+    for module in (v1_0, v1_1, v1_2, v1_3, v1_4):
+        assert not any(
+            getattr(obj, "__module__", "") == "memfix.model" for obj in vars(module).values()
+        ), module.__name__
+    assert msgspec.json.decode(v1_1.encode(v1_1.upcast(v1_0.Record("user", "x", 1.0)))) == {
+        "v": "1.1", "role": "user", "content": "x", "timestamp": 1.0,
+    }
