@@ -112,9 +112,14 @@ def decode_record(raw: bytes) -> Message:
         record = module.decode(raw)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SchemaError(str(exc), raw, version=version) from None
-    for later in _chain[_chain.index(version) + 1 :]:
-        record = RELEASED[later].upcast(record)
-    return _to_message(record)
+    try:
+        for later in _chain[_chain.index(version) + 1 :]:
+            record = RELEASED[later].upcast(record)
+        return _to_message(record)
+    except Exception as exc:  # a broken upcast must name the record, like a broken decoder
+        raise SchemaError(
+            f"decoded, but upcasting to {CURRENT_VERSION} failed: {exc!r}", raw, version=version
+        ) from exc
 
 
 def encode_message(message: Message) -> bytes:
