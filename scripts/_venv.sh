@@ -1,6 +1,6 @@
 # Sourced by scripts/test and scripts/verify: make sure .venv exists and holds
-# this checkout installed with the given extras. Re-installs only when
-# pyproject.toml (or the extras asked for) changed since the last install.
+# this checkout installed with the given extras ("" for the default install).
+# Re-installs only when pyproject.toml changed or more extras are needed.
 ensure_venv() {
     local extras="$1"
     local python="${MEMFIX_PYTHON:-python3}"
@@ -9,12 +9,20 @@ ensure_venv() {
         "$python" -m venv .venv
     fi
     local stamp=".venv/.memfix-installed"
-    local want
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        echo "memfix: installing memfix[$extras] into .venv" >&2
-        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >&2
-        .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]" >&2
-        echo "$want" >"$stamp"
+    local hash
+    hash="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ -f "$stamp" ]; then
+        local have_hash have_extras
+        read -r have_hash have_extras <"$stamp" || true
+        # A dev install satisfies a request for the default install.
+        if [ "$have_hash" = "$hash" ] && { [ -z "$extras" ] || [ "${have_extras:-}" = "$extras" ]; }; then
+            return 0
+        fi
     fi
+    local target="."
+    [ -n "$extras" ] && target=".[$extras]"
+    echo "memfix: installing memfix${extras:+[$extras]} into .venv (first run only)" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e "$target" >&2
+    echo "$hash $extras" >"$stamp"
 }
