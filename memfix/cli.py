@@ -58,7 +58,7 @@ def _progress(quiet: bool) -> Callable[[str], None]:
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [[str(c) for c in headers], *[[str(c) for c in r] for r in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -84,8 +84,12 @@ def main() -> None:
 
 @main.command()
 @click.option("--version", "version", required=True, help="Schema version to record, e.g. 1.4.")
-@click.option("--server", "server", help="Server to record on (default: the oldest available, "
-              "so the RDB golden loads on every newer server). See `memfix servers`.")
+@click.option(
+    "--server",
+    "server",
+    help="Server to record on (default: the oldest available, "
+    "so the RDB golden loads on every newer server). See `memfix servers`.",
+)
 @click.option("--fresh", is_flag=True, help="Do not restore the previous golden's data first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
@@ -113,13 +117,21 @@ def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_d
 
 @main.command()
 @click.argument("versions", nargs=-1)
-@click.option("--server", "servers", multiple=True, help="Server to verify on (repeatable; "
-              "default: the embedded default server). See `memfix servers`.")
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    help="Server to verify on (repeatable; "
+    "default: the embedded default server). See `memfix servers`.",
+)
 @click.option("--all-servers", is_flag=True, help="Verify on every server memfix can start here.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
 def verify(
-    versions: tuple[str, ...], servers: tuple[str, ...], all_servers: bool, quiet: bool,
+    versions: tuple[str, ...],
+    servers: tuple[str, ...],
+    all_servers: bool,
+    quiet: bool,
     goldens_dir: Path,
 ) -> None:
     """Check committed goldens load through the current code (all when no VERSION).
@@ -145,8 +157,16 @@ def verify(
         _table(
             ["golden", "server", "restore", "status", "sessions", "messages", "seconds", "detail"],
             [
-                [r.golden, r.server, r.mode, r.status, r.sessions or "", r.messages or "",
-                 f"{r.seconds:.3f}", r.detail]
+                [
+                    r.golden,
+                    r.server,
+                    r.mode,
+                    r.status,
+                    r.sessions or "",
+                    r.messages or "",
+                    f"{r.seconds:.3f}",
+                    r.detail,
+                ]
                 for r in rows
             ],
         )
@@ -174,10 +194,15 @@ def list_goldens(goldens_dir: Path) -> None:
         _table(
             ["version", "keys", "sessions", "messages", "records by version", "server", "rdb"],
             [
-                [g.version, g.manifest.counts.keys, g.manifest.counts.sessions,
-                 g.manifest.counts.messages,
-                 ", ".join(f"{v}:{n}" for v, n in g.manifest.counts.records_by_version.items()),
-                 g.manifest.server.id, g.manifest.server.rdb_header]
+                [
+                    g.version,
+                    g.manifest.counts.keys,
+                    g.manifest.counts.sessions,
+                    g.manifest.counts.messages,
+                    ", ".join(f"{v}:{n}" for v, n in g.manifest.counts.records_by_version.items()),
+                    g.manifest.server.id,
+                    g.manifest.server.rdb_header,
+                ]
                 for g in goldens
             ],
         )
@@ -242,12 +267,17 @@ def restore(version: str, url: str, yes: bool, goldens_dir: Path) -> None:
         stats = restore_dump(dump, server.client, allow_non_empty=yes)
     finally:
         server.stop()
-    click.echo(f"restored golden {version} into {server.url}: {stats.keys} keys, {stats.elements} elements")
+    click.echo(
+        f"restored golden {version} into {server.url}: {stats.keys} keys, {stats.elements} elements"
+    )
 
 
 @main.command()
-@click.option("--docker/--no-docker", default=None, help="Include or skip Docker images "
-              "(default: include them when an engine answers).")
+@click.option(
+    "--docker/--no-docker",
+    default=None,
+    help="Include or skip Docker images (default: include them when an engine answers).",
+)
 def servers(docker: bool | None) -> None:
     """List every server memfix can start here, oldest first."""
     from memfix.servers import describe, discover

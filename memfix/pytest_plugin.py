@@ -177,7 +177,9 @@ def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
 
 
 @pytest.fixture
-def memfix_snapshot(snapshot: SnapshotAssertion, memfix_golden: RestoredGolden) -> SnapshotAssertion:
+def memfix_snapshot(
+    snapshot: SnapshotAssertion, memfix_golden: RestoredGolden
+) -> SnapshotAssertion:
     from memfix.snapshot import GoldenSnapshotExtension
 
     return snapshot.use_extension(GoldenSnapshotExtension)(name=memfix_golden.version)
@@ -188,9 +190,7 @@ def memfix_server(request: pytest.FixtureRequest) -> Iterator[Server]:
     """A fresh server (the first ``--memfix-server``, else the embedded default)."""
     from memfix.servers import default_spec, select_spec
 
-    queries = request.config.getoption("--memfix-server") or request.config.getini(
-        "memfix_servers"
-    )
+    queries = request.config.getoption("--memfix-server") or request.config.getini("memfix_servers")
     spec = select_spec(queries[0]) if queries else default_spec()
     with spec.start() as server:
         yield server

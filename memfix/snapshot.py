@@ -32,9 +32,7 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
         return super().serialize(data, **kwargs)
 
     @classmethod
-    def get_snapshot_name(
-        cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0
-    ) -> str:
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
         # A custom name (the golden version) is the whole file name, so every
         # restore mode and server of one golden compares against one file.
         if isinstance(index, str):

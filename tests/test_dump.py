@@ -1,4 +1,4 @@
-"""The portable JSON dump: every Redis type, binary-safe, deterministic, validated before writing."""
+"""The portable JSON dump: every Redis type, binary-safe, deterministic, validated first."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def test_dump_is_canonical_and_readable(server: Server) -> None:
     assert keys[0].startswith("{") is False  # text keys are plain strings
     assert '"base64":' in text  # binary kept exact
     assert text.index('"a"') < text.index('"b"') < text.index('"q"')  # set members sorted
-    assert text.index('"low"') < text.index('"tie-a"') < text.index('"tie-b"') < text.index('"high"')
+    assert (
+        text.index('"low"') < text.index('"tie-a"') < text.index('"tie-b"') < text.index('"high"')
+    )
     assert '"ttl": 3600' in text  # relative, rounded up to whole minutes
     # The same data written in another order dumps to the same bytes.
     with default_spec().start() as other:
@@ -77,8 +79,15 @@ def test_restore_refuses_a_non_empty_database(server: Server) -> None:
     [
         ('{"format": "memfix-dump/1", "keys": [', "truncated"),
         ('{"format": "memfix-dump/9", "keys": []}', "dump format 'memfix-dump/9'"),
-        ('{"format": "memfix-dump/1", "keys": [{"type": "blob", "key": "k", "value": 1}]}', "Invalid value 'blob'"),
-        ('{"format": "memfix-dump/1", "keys": [{"type": "string", "key": "k", "value": {"base64": "%%%"}}]}', "bad base64"),
+        (
+            '{"format": "memfix-dump/1", "keys": [{"type": "blob", "key": "k", "value": 1}]}',
+            "Invalid value 'blob'",
+        ),
+        (
+            '{"format": "memfix-dump/1", "keys": '
+            '[{"type": "string", "key": "k", "value": {"base64": "%%%"}}]}',
+            "bad base64",
+        ),
     ],
     ids=["truncated", "format", "type", "base64"],
 )

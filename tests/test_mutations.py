@@ -41,31 +41,36 @@ MUTATIONS = [
     Mutation(
         "drop-the-1.0-decoder",
         "memfix/schemas/__init__.py",
-        '    "1.0": v1_0,\n', "",
+        '    "1.0": v1_0,\n',
+        "",
         ALL,  # every golden holds 1.0 records
     ),
     Mutation(
         "break-the-1.1-decoder",
         "memfix/schemas/v1_1.py",
-        "    timestamp: float\n", "    timestamp: int\n",
+        "    timestamp: float\n",
+        "    timestamp: int\n",
         ALL - {"1.0"},
     ),
     Mutation(
         "rename-a-field-on-the-wire",
         "memfix/schemas/v1_3.py",
-        "    content: str\n", '    content: str = msgspec.field(name="text")\n',
+        "    content: str\n",
+        '    content: str = msgspec.field(name="text")\n',
         frozenset({"1.3", "1.4"}),
     ),
     Mutation(
         "change-the-timestamp-unit",
         "memfix/schemas/__init__.py",
-        "timestamp=record.ts_ms / 1000,", "timestamp=record.ts_ms,",
+        "timestamp=record.ts_ms / 1000,",
+        "timestamp=record.ts_ms,",
         ALL,
     ),
     Mutation(
         "change-the-key-prefix",
         "memfix/store/keys.py",
-        'prefix: str = "session"', 'prefix: str = "chat"',
+        'prefix: str = "session"',
+        'prefix: str = "chat"',
         ALL,
     ),
     Mutation(
@@ -78,19 +83,22 @@ MUTATIONS = [
     Mutation(
         "make-an-optional-field-required",
         "memfix/schemas/v1_1.py",
-        "    metadata: dict[str, Any] = {}\n", "    metadata: dict[str, Any]\n",
+        "    metadata: dict[str, Any] = {}\n",
+        "    metadata: dict[str, Any]\n",
         ALL,  # 1.1 records without metadata, and the 1.0 -> 1.1 upcast
     ),
     Mutation(
         "change-an-enum-value",
         "memfix/schemas/v1_4.py",
-        "    assistant = 2\n", "    assistant = 5\n",
+        "    assistant = 2\n",
+        "    assistant = 5\n",
         frozenset({"1.4"}),
     ),
     Mutation(
         "harmless-refactor",
         "memfix/schemas/__init__.py",
-        "_chain", "_release_order",
+        "_chain",
+        "_release_order",
         frozenset(),
     ),
 ]
@@ -115,13 +123,31 @@ def run_mutated(mutation: Mutation, workdir: Path) -> tuple[set[str], str]:
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
     which = subprocess.run(
         [sys.executable, "-c", "import memfix; print(memfix.__file__)"],
-        cwd=copy, env=env, capture_output=True, text=True, check=True,
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert which.stdout.strip().startswith(str(copy)), "the copy must shadow the installed package"
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/test_goldens.py", "-q", "-rf",
-         "-p", "no:cacheprovider", "--memfix-server", default_spec().id],
-        cwd=copy, env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_goldens.py",
+            "-q",
+            "-rf",
+            "-p",
+            "no:cacheprovider",
+            "--memfix-server",
+            default_spec().id,
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return set(FAILED.findall(proc.stdout)), proc.stdout + proc.stderr
 
@@ -131,7 +157,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[set[st
     workdir = tmp_path_factory.mktemp("mutations")
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = pool.map(lambda m: run_mutated(m, workdir), MUTATIONS)
-        return {m.name: r for m, r in zip(MUTATIONS, results)}
+        return {m.name: r for m, r in zip(MUTATIONS, results, strict=True)}
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)

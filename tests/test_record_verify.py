@@ -79,7 +79,23 @@ def test_record_is_deterministic(goldens: Path, tmp_path: Path) -> None:
     record(CURRENT, again, fresh=True)
     first = (goldens / CURRENT / "dump.json").read_bytes()
     assert (again / CURRENT / "dump.json").read_bytes() == first
-    assert (again / CURRENT / "schema.json").read_bytes() == (goldens / CURRENT / "schema.json").read_bytes()
+    assert (again / CURRENT / "schema.json").read_bytes() == (
+        goldens / CURRENT / "schema.json"
+    ).read_bytes()
+
+
+def test_recording_again_reproduces_the_committed_golden(tmp_path: Path) -> None:
+    """The current version's committed dump.json comes from this code: re-recording it on
+    top of the previous golden gives the same bytes (so the scenario was not edited since)."""
+    committed = {g.version: g for g in find_goldens(REPO / "golden")}
+    root = tmp_path / "golden"
+    root.mkdir()
+    previous = committed[CURRENT].manifest.scenario.previous_golden
+    if previous is not None:
+        shutil.copytree(committed[previous].path, root / previous)
+    again = record(CURRENT, root)
+    assert again.json_path.read_bytes() == committed[CURRENT].json_path.read_bytes()
+    assert again.manifest.counts == committed[CURRENT].manifest.counts
 
 
 def test_record_writes_a_complete_golden(goldens: Path) -> None:
@@ -114,11 +130,15 @@ def test_record_refuses_other_versions(tmp_path: Path, version: str, message: st
 
 def test_a_failed_record_leaves_nothing_behind(tmp_path: Path) -> None:
     broken = ServerSpec(
-        backend="local", product="redis", version="6.2.0",
-        executable=Path("/bin/false"), image=None, source="config",
+        backend="local",
+        product="redis",
+        version="6.2.0",
+        executable=Path("/bin/false"),
+        image=None,
+        source="config",
     )
     root = tmp_path / "golden"
-    with pytest.raises(Exception, match="redis-6.2.0"):
+    with pytest.raises(Exception, match=r"redis-6\.2\.0"):
         record(CURRENT, root, spec=broken, fresh=True)
     assert list(root.iterdir()) == []
 
@@ -246,10 +266,15 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     """The real console entry point, not the in-process runner."""
     proc = subprocess.run(
         [sys.executable, "-m", "memfix.cli", "verify", "--goldens", str(tmp_path / "none")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 1
-    assert proc.stderr.strip() == f"Error: {tmp_path / 'none'}: no goldens found (record one with `memfix record`)"
+    assert (
+        proc.stderr.strip()
+        == f"Error: {tmp_path / 'none'}: no goldens found (record one with `memfix record`)"
+    )
 
 
 def test_goldens_copy_is_independent(goldens: Path, tmp_path: Path) -> None:
@@ -262,5 +287,5 @@ def test_goldens_copy_is_independent(goldens: Path, tmp_path: Path) -> None:
 
 def test_verify_error_for_missing_manifest(tmp_path: Path) -> None:
     (tmp_path / "g" / "1.0").mkdir(parents=True)
-    with pytest.raises(GoldenError, match="manifest.json: cannot read manifest"):
+    with pytest.raises(GoldenError, match=r"manifest\.json: cannot read manifest"):
         find_goldens(tmp_path / "g")

@@ -20,7 +20,9 @@ ONE_OF_EACH = {
     "1.2": b'{"v":"1.2","id":"a1","role":"user","content":"hi","ts_ms":1700000000250}',
     "1.3": b'{"v":"1.3","id":"a2","role":"assistant","content":"","ts_ms":1700000000250,'
     b'"tool_calls":[{"id":"c1","name":"f","arguments":{"x":1}}]}',
-    "1.4": v1_4.encode(v1_4.Record("a3", v1_4.Role.tool, "42", 1700000000250, name="f", tool_call_id="c1")),
+    "1.4": v1_4.encode(
+        v1_4.Record("a3", v1_4.Role.tool, "42", 1700000000250, name="f", tool_call_id="c1")
+    ),
 }
 
 
@@ -28,7 +30,7 @@ def test_every_released_version_is_registered_in_order() -> None:
     assert list(schemas.RELEASED) == ["1.0", "1.1", "1.2", "1.3", "1.4"]
     assert schemas.CURRENT_VERSION == "1.4"
     for version, module in schemas.RELEASED.items():
-        assert module.VERSION == version
+        assert version == module.VERSION
 
 
 @pytest.mark.parametrize("version", list(ONE_OF_EACH))
@@ -59,8 +61,13 @@ def test_each_version_upcasts_to_the_current_message() -> None:
 
 def test_the_current_version_round_trips_every_field() -> None:
     m = Message(
-        "assistant", "x ✓", 1.5, metadata={"m": [1, 2]}, id="i",
-        name=None, tool_calls=[ToolCall("c", "t", {"a": {"b": None}})],
+        "assistant",
+        "x ✓",
+        1.5,
+        metadata={"m": [1, 2]},
+        id="i",
+        name=None,
+        tool_calls=[ToolCall("c", "t", {"a": {"b": None}})],
     )
     raw = schemas.encode_message(m)
     assert schemas.detect_version(raw) == schemas.CURRENT_VERSION
@@ -73,7 +80,9 @@ def test_1_0_wire_is_the_seed_articles_json() -> None:
 
 
 def test_1_4_records_are_smaller_than_1_0_json() -> None:
-    m = Message("assistant", "Sure. How many days do you have, and what season?", 1700000000.123, id=None)
+    m = Message(
+        "assistant", "Sure. How many days do you have, and what season?", 1700000000.123, id=None
+    )
     old = v1_0.encode(v1_0.Record("assistant", m.content, m.timestamp))
     assert len(schemas.encode_message(m)) < len(old)
 
@@ -90,7 +99,9 @@ def test_1_4_records_are_smaller_than_1_0_json() -> None:
     ],
 )
 def test_undecodable_records_say_why(raw: bytes, message: str) -> None:
-    with pytest.raises(SchemaError, match=message.replace("`", ".").replace("(", ".").replace(")", ".")):
+    with pytest.raises(
+        SchemaError, match=message.replace("`", ".").replace("(", ".").replace(")", ".")
+    ):
         schemas.decode_record(raw)
 
 
@@ -125,5 +136,8 @@ def test_released_modules_are_independent_of_the_current_model() -> None:
             getattr(obj, "__module__", "") == "memfix.model" for obj in vars(module).values()
         ), module.__name__
     assert msgspec.json.decode(v1_1.encode(v1_1.upcast(v1_0.Record("user", "x", 1.0)))) == {
-        "v": "1.1", "role": "user", "content": "x", "timestamp": 1.0,
+        "v": "1.1",
+        "role": "user",
+        "content": "x",
+        "timestamp": 1.0,
     }

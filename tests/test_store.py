@@ -201,7 +201,10 @@ def test_rejects_a_decoding_client(server: Server) -> None:
 
 def test_reads_what_the_article_store_wrote(server: Server, store: RedisMemoryStore) -> None:
     article = ArticleRedisMemoryStore(server.client)
-    written = [ArticleMessage("user", "hi ✨", 1700000000.5), ArticleMessage("assistant", "yo", 1700000001)]
+    written = [
+        ArticleMessage("user", "hi ✨", 1700000000.5),
+        ArticleMessage("assistant", "yo", 1700000001),
+    ]
     for m in written:
         article.append_message("legacy", m)
     assert store.get_history("legacy") == [
@@ -254,7 +257,7 @@ def test_undecodable_record_names_key_index_version_and_bytes(
     assert "'session:s:messages' index -2" in text
     assert f"schema version {version}" in text
     assert reason in text
-    assert repr(raw[:20]) [:-1] in text
+    assert repr(raw[:20])[:-1] in text
 
 
 # -- compaction -------------------------------------------------------------------

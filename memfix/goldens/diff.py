@@ -54,7 +54,8 @@ def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
         elif a_raw[key] != b_raw[key]:
             diff.changed_keys[key] = (a[key], b[key])
     versions = sorted(
-        old.manifest.counts.records_by_version.keys() | new.manifest.counts.records_by_version.keys()
+        old.manifest.counts.records_by_version.keys()
+        | new.manifest.counts.records_by_version.keys()
     )
     diff.records_by_version = {
         v: (
@@ -77,9 +78,7 @@ def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
             common = 0
             while common < min(len(before), len(after)) and before[common] == after[common]:
                 common += 1
-            diff.sessions[sid] = (
-                f"{len(before)} -> {len(after)} messages, first {common} identical"
-            )
+            diff.sessions[sid] = f"{len(before)} -> {len(after)} messages, first {common} identical"
     return diff
 
 

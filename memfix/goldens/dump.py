@@ -40,10 +40,10 @@ __all__ = [
     "StringEntry",
     "ZSetEntry",
     "dump_keyspace",
-    "value_bytes",
     "encode_dump",
     "read_dump",
     "restore_dump",
+    "value_bytes",
 ]
 
 DUMP_FORMAT = "memfix-dump/1"
@@ -177,7 +177,9 @@ def _queue_read(pipe: redis.client.Pipeline, kind: str, key: bytes) -> None:
     elif kind == "none":
         pipe.echo(b"")
     else:
-        raise GoldenError(f"key {key!r}: cannot dump Redis type {kind!r} (module types are not supported)")
+        raise GoldenError(
+            f"key {key!r}: cannot dump Redis type {kind!r} (module types are not supported)"
+        )
 
 
 def _entry(kind: str, key: bytes, ttl: int | None, raw: object) -> Entry:

@@ -60,7 +60,8 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise GoldenError(f"{path}: not a valid memfix manifest: {exc}") from None
         if manifest.format != MANIFEST_FORMAT:
             raise GoldenError(
-                f"{path}: manifest format {manifest.format!r}, this memfix reads {MANIFEST_FORMAT!r}"
+                f"{path}: manifest format {manifest.format!r}, "
+                f"this memfix reads {MANIFEST_FORMAT!r}"
             )
         return manifest
 

@@ -50,7 +50,7 @@ _UNICODE = (
     "עברית ועربية (right to left) mixed with LTR",
     "combining: e\u0301 a\u0308 n\u0303; zero width:\u200b|\u200d|",
     'escapes: "quotes" \\ backslash \n newline \t tab \u0000 nul',
-    "math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ∀x∈ℝ, √2 ≈ 1.414",
+    "math 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ∀x∈ℝ, √2 ≈ 1.414",  # noqa: RUF001 - look-alike letters on purpose
 )
 
 
@@ -103,9 +103,7 @@ def run_scenario(
             store.append_message(f"{p}short-{s:02d}", message(rng.choice(_TEXTS)))
 
     say("a long session (300 messages)")
-    store.append_messages(
-        f"{p}long", [message(f"#{i} {rng.choice(_TEXTS)}") for i in range(300)]
-    )
+    store.append_messages(f"{p}long", [message(f"#{i} {rng.choice(_TEXTS)}") for i in range(300)])
 
     say("unicode, emoji and escapes")
     store.append_messages(f"{p}unicode", [message(t) for t in _UNICODE])
@@ -177,7 +175,12 @@ def run_scenario(
         trains = ToolCall(
             id="call_t1",
             name="search_trains",
-            arguments={"from": "Kyoto", "to": "Nara", "after": "07:00", "filters": {"seat": "window"}},
+            arguments={
+                "from": "Kyoto",
+                "to": "Nara",
+                "after": "07:00",
+                "filters": {"seat": "window"},
+            },
         )
         store.append_messages(
             f"{p}tools",
@@ -185,12 +188,20 @@ def run_scenario(
                 message("Weather in Kyoto, and a morning train to Nara?", "user"),
                 _message("assistant", "", clock(), id=next_id(), tool_calls=[weather, trains]),
                 _message(
-                    "tool", '{"forecast": ["rain", "sun"]}', clock(),
-                    id=next_id(), name="get_weather", tool_call_id="call_w1",
+                    "tool",
+                    '{"forecast": ["rain", "sun"]}',
+                    clock(),
+                    id=next_id(),
+                    name="get_weather",
+                    tool_call_id="call_w1",
                 ),
                 _message(
-                    "tool", '{"trains": ["07:10", "07:42"]}', clock(),
-                    id=next_id(), name="search_trains", tool_call_id="call_t1",
+                    "tool",
+                    '{"trains": ["07:10", "07:42"]}',
+                    clock(),
+                    id=next_id(),
+                    name="search_trains",
+                    tool_call_id="call_t1",
                 ),
                 message("Rain today, sun tomorrow; trains at 07:10 and 07:42.", "assistant"),
             ],

@@ -70,7 +70,10 @@ def verify_golden(
         if not spec.can_load(header):
             rows.append(
                 VerifyRow(
-                    golden.version, spec.id, "rdb", "skipped",
+                    golden.version,
+                    spec.id,
+                    "rdb",
+                    "skipped",
                     f"dump.rdb is {header}, newer than {spec.id} loads; verified through dump.json",
                     0.0,
                 )
@@ -94,16 +97,23 @@ def _check(
             actual = dump_keyspace(server.client)
             diff = first_difference(golden.dump.without_ttl_values(), actual.without_ttl_values())
             if diff is not None:
-                return _fail(row, f"{mode.value} restore differs from dump.json: {diff}", started), None
+                return _fail(
+                    row, f"{mode.value} restore differs from dump.json: {diff}", started
+                ), None
             view = golden_view(server.client, dump=actual)
     except (SchemaError, GoldenError, ServerError) as exc:
         return _fail(row, str(exc), started), None
     sessions = view["sessions"]
     return (
         VerifyRow(
-            golden.version, spec.id, mode.value, "ok",
-            "restored and decoded through the current code", _since(started),
-            sessions=len(sessions), messages=sum(len(m) for m in sessions.values()),
+            golden.version,
+            spec.id,
+            mode.value,
+            "ok",
+            "restored and decoded through the current code",
+            _since(started),
+            sessions=len(sessions),
+            messages=sum(len(m) for m in sessions.values()),
         ),
         view,
     )

@@ -55,8 +55,6 @@ def encode_view(view: dict[str, Any]) -> str:
     return msgspec.json.format(raw, indent=2).decode("utf-8") + "\n"
 
 
-
-
 def render_session(session_id: str, messages: list[dict[str, Any]], *, width: int = 100) -> str:
     """Human-readable lines for one decoded session (used by ``memfix show``)."""
     lines = [f"== {session_id} ({len(messages)} messages)"]

@@ -144,7 +144,9 @@ def _to_message(record: v1_4.Record) -> Message:
         metadata=record.metadata,
         id=record.id,
         name=record.name,
-        tool_calls=[ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in record.tool_calls],
+        tool_calls=[
+            ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in record.tool_calls
+        ],
         tool_call_id=record.tool_call_id,
     )
 

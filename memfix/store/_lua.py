@@ -34,8 +34,8 @@ end
 return #fresh
 """
 
-# KEYS[1] messages key; KEYS[2] ids set (for its TTL); ARGV[1] keep_last; ARGV[2] seen (-1: whole list now);
-# ARGV[3] summary record; ARGV[4] ttl in ms (0: none).
+# KEYS[1] messages key; KEYS[2] ids set (for its TTL); ARGV[1] keep_last;
+# ARGV[2] seen (-1: the whole list now); ARGV[3] summary record; ARGV[4] ttl in ms (0: none).
 # Returns how many records were replaced, or -1 when fewer than `seen` remain.
 COMPACT = """
 local n = redis.call('LLEN', KEYS[1])

@@ -126,8 +126,12 @@ class RedisMemoryStore(MemoryStore):
         replaced = int(
             self._compact(
                 keys=self._keys(session_id),
-                args=[keep_last, -1 if seen is None else seen,
-                      schemas.encode_message(summary), self._ttl_ms],
+                args=[
+                    keep_last,
+                    -1 if seen is None else seen,
+                    schemas.encode_message(summary),
+                    self._ttl_ms,
+                ],
             )
         )
         if replaced < 0:
