@@ -1,7 +1,7 @@
 """``memfix doctor URL``: is this live server configured to keep chat memory?
 
-Strictly read-only: it sends only ``PING``, ``INFO`` and ``CONFIG GET`` (and
-no ``CLIENT SETINFO`` on connect), so it is safe against production. Each check
+Strictly read-only: it sends only ``HELLO``, ``PING``, ``INFO`` and
+``CONFIG GET``, so it is safe against production. Each check
 becomes a :class:`Finding` (OK / WARN / FAIL / INFO with a one-line reason);
 the three ways the seed article lost memory map onto them: a server restart
 with weak persistence, eviction under memory pressure, and a server version
@@ -103,8 +103,7 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
-        lib_name=None,
-        lib_version=None,
+        **_quiet_handshake(),
     )
     try:
         try:
@@ -140,6 +139,24 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
         client.close()
 
 
+def _quiet_handshake() -> dict[str, Any]:
+    """Connection options that send only ``HELLO`` on connect, on redis-py 5 to 8.
+
+    By default redis-py also sends ``CLIENT SETINFO`` and (8+) ``CLIENT
+    MAINT_NOTIFICATIONS``: harmless metadata, but doctor promises to send
+    nothing beyond what it needs to read.
+    """
+    try:
+        from redis.driver_info import DriverInfo
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # redis-py < 8
+        return {"lib_name": None, "lib_version": None}
+    return {
+        "driver_info": DriverInfo(name=None, lib_version=None),
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+    }
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -163,10 +180,16 @@ def _server_findings(info: dict[str, Any], goldens_root: Path) -> list[Finding]:
     return [*found, _goldens(spec, goldens_root)]
 
 
+def _version_key(manifest: Path) -> tuple[tuple[int, ...], str]:
+    """Sort goldens by version (``1.10`` after ``1.9``), whatever the directory order."""
+    name = manifest.parent.name
+    return tuple(int(p) if p.isdigit() else -1 for p in name.split(".")), name
+
+
 def _golden_headers(root: Path) -> list[tuple[str, str, RdbHeader]]:
     """(golden name, recording server, RDB header) of every golden under ``root``."""
     out: list[tuple[str, str, RdbHeader]] = []
-    for manifest in sorted(root.glob("*/manifest.json")):
+    for manifest in sorted(root.glob("*/manifest.json"), key=_version_key):
         try:
             data = json.loads(manifest.read_text())
             server = data.get("server", {})

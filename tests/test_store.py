@@ -278,8 +278,24 @@ def test_compact_with_seen_keeps_messages_appended_after_the_read(store: RedisMe
     late = msgs(4, prefix="late")
     store.append_messages("s", late)  # arrives while the summary is being written
     summary = Message("system", "summary of m0..m3", 50.0)
-    assert store.compact("s", keep_last=2, summary=summary, seen=len(seen)) == 4
+    assert store.compact("s", keep_last=2, summary=summary, seen=seen) == 4
     assert store.get_history("s", limit=None) == [summary, *seen[-2:], *late]
+
+
+def test_compact_refuses_when_the_head_moved_since_the_read(server: Server) -> None:
+    """Another compaction (or a window trim) after the read, then enough appends to restore
+    the length: a length check alone would replace the wrong messages."""
+    store = RedisMemoryStore(server.client)
+    store.append_messages("s", msgs(10))
+    read_by_a, read_by_b = store.get_history("s", limit=None), store.get_history("s", limit=None)
+    store.compact("s", keep_last=2, summary=Message("system", "A", 0.0), seen=read_by_a)
+    store.append_messages("s", msgs(20, prefix="late"))
+    before = store.get_history("s", limit=None)
+    with pytest.raises(CompactionConflict, match="moved its head"):
+        store.compact("s", keep_last=2, summary=Message("system", "B", 0.0), seen=read_by_b)
+    assert store.get_history("s", limit=None) == before
+    with pytest.raises(ValueError, match="whole history"):
+        store.compact("s", 1, Message("system", "C", 0.0), seen=store.get_history("s", limit=3))
 
 
 def test_compact_with_stale_seen_refuses(store: RedisMemoryStore) -> None:
@@ -340,7 +356,7 @@ def test_compactions_during_concurrent_appends_lose_nothing(server: Server) -> N
             head = history[: len(history) - 5]
             folded = [c for m in head for c in m.content.split(",") if c]
             summary = Message("system", ",".join(folded), 0.0)
-            compactions.append(store.compact("s", keep_last=5, summary=summary, seen=len(history)))
+            compactions.append(store.compact("s", keep_last=5, summary=summary, seen=history))
 
     c = threading.Thread(target=compactor)
     c.start()

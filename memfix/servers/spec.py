@@ -43,7 +43,7 @@ class Persistence(enum.Enum):
         if self is Persistence.NONE:
             return ["--save", "", "--appendonly", "no"]
         if self is Persistence.RDB:
-            return ["--save", "60 1", "--appendonly", "no"]
+            return ["--save", "60", "1", "--appendonly", "no"]  # one arg "60 1" is ignored by 6.2
         fsync = "always" if self is Persistence.AOF_ALWAYS else "everysec"
         return ["--save", "", "--appendonly", "yes", "--appendfsync", fsync]
 

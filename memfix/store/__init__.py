@@ -2,6 +2,6 @@
 
 from memfix.store.base import MemoryStore
 from memfix.store.keys import KeyLayout
-from memfix.store.redis_store import RedisMemoryStore
+from memfix.store.redis_store import History, RedisMemoryStore
 
-__all__ = ["KeyLayout", "MemoryStore", "RedisMemoryStore"]
+__all__ = ["History", "KeyLayout", "MemoryStore", "RedisMemoryStore"]

@@ -35,8 +35,10 @@ return #fresh
 """
 
 # KEYS[1] messages key; KEYS[2] ids set (for its TTL); ARGV[1] keep_last;
-# ARGV[2] seen (-1: the whole list now); ARGV[3] summary record; ARGV[4] ttl in ms (0: none).
-# Returns how many records were replaced, or -1 when fewer than `seen` remain.
+# ARGV[2] seen (-1: the whole list now); ARGV[3] summary record; ARGV[4] ttl in ms (0: none);
+# ARGV[5], ARGV[6] (optional) the raw first and last records the caller read: the head
+# must still start with exactly those `seen` records.
+# Returns how many records were replaced, or -1 when the head is not what was read.
 COMPACT = """
 local n = redis.call('LLEN', KEYS[1])
 local keep = tonumber(ARGV[1])
@@ -44,6 +46,10 @@ local seen = tonumber(ARGV[2])
 local upto = n
 if seen >= 0 then
   if seen > n then return -1 end
+  if ARGV[5] and seen > 0 then
+    if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[5] then return -1 end
+    if redis.call('LINDEX', KEYS[1], seen - 1) ~= ARGV[6] then return -1 end
+  end
   upto = seen
 end
 local remove = upto - keep

@@ -7,7 +7,7 @@ they do not care how a store keeps its data.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -51,14 +51,24 @@ class MemoryStore(ABC):
 
     @abstractmethod
     def compact(
-        self, session_id: str, keep_last: int, summary: Message, *, seen: int | None = None
+        self,
+        session_id: str,
+        keep_last: int,
+        summary: Message,
+        *,
+        seen: Sequence[Message] | int | None = None,
     ) -> int:
         """Replace all but the last ``keep_last`` messages by ``summary``.
 
-        Pass ``seen=len(history)`` when ``summary`` was computed from a history
-        you read earlier: only those ``seen - keep_last`` oldest messages are
-        replaced, so messages appended meanwhile are kept, never folded into a
-        summary that does not mention them. Returns how many were replaced.
+        When ``summary`` was computed from a history you read earlier, pass
+        that history (``seen=history``, as ``get_history(sid, limit=None)``
+        returned it): exactly its ``len(history) - keep_last`` oldest messages
+        are replaced, so messages appended meanwhile are kept, never folded
+        into a summary that does not mention them. If the head moved since
+        (another compaction, a window trim) it raises ``CompactionConflict``:
+        re-read and retry. ``seen=<int>`` checks only the length, which is
+        enough with one compactor per session and no window.
+        Returns how many messages were replaced.
         """
 
     @abstractmethod

@@ -6,7 +6,7 @@ written in the current schema version and read back in any released one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
 import redis
@@ -18,7 +18,22 @@ from memfix.store import _lua
 from memfix.store.base import MemoryStore
 from memfix.store.keys import KeyLayout
 
-__all__ = ["RedisMemoryStore"]
+__all__ = ["History", "RedisMemoryStore"]
+
+
+class History(list[Message]):
+    """What ``get_history`` returns: a list of messages that remembers the raw
+    first and last records it was decoded from, so ``compact(seen=history)``
+    can check that the session still starts with exactly these messages.
+    """
+
+    __slots__ = ("first_raw", "last_raw", "whole")
+
+    def __init__(self, messages: list[Message], raws: list[bytes], *, whole: bool) -> None:
+        super().__init__(messages)
+        self.first_raw = raws[0] if raws else b""
+        self.last_raw = raws[-1] if raws else b""
+        self.whole = whole  # the whole list (from index 0), not only its tail
 
 
 class RedisMemoryStore(MemoryStore):
@@ -93,15 +108,16 @@ class RedisMemoryStore(MemoryStore):
         """The messages list and its id set: one hash slot, so cluster-safe."""
         return [self.keys.messages(session_id), self.keys.companion(session_id, "ids")]
 
-    def get_history(self, session_id: str, limit: int | None = 100) -> list[Message]:
+    def get_history(self, session_id: str, limit: int | None = 100) -> History:
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0 or None, got {limit}")
         if limit == 0:
-            return []
+            return History([], [], whole=False)
         key = self.keys.messages(session_id)
         start = 0 if limit is None else -limit
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
-        return decode_records(key, raws, negative_index=limit is not None)
+        messages = decode_records(key, raws, negative_index=limit is not None)
+        return History(messages, raws, whole=limit is None or len(raws) < limit)
 
     def count(self, session_id: str) -> int:
         return int(self._client.llen(self.keys.messages(session_id)))
@@ -118,26 +134,31 @@ class RedisMemoryStore(MemoryStore):
         return bool(self._client.unlink(*self._keys(session_id)))
 
     def compact(
-        self, session_id: str, keep_last: int, summary: Message, *, seen: int | None = None
+        self,
+        session_id: str,
+        keep_last: int,
+        summary: Message,
+        *,
+        seen: Sequence[Message] | int | None = None,
     ) -> int:
         if keep_last < 0:
             raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         key = self.keys.messages(session_id)
-        replaced = int(
-            self._compact(
-                keys=self._keys(session_id),
-                args=[
-                    keep_last,
-                    -1 if seen is None else seen,
-                    schemas.encode_message(summary),
-                    self._ttl_ms,
-                ],
-            )
-        )
+        count = -1 if seen is None else seen if isinstance(seen, int) else len(seen)
+        args: list[int | bytes] = [keep_last, count, schemas.encode_message(summary), self._ttl_ms]
+        if isinstance(seen, History):
+            if not seen.whole:
+                raise ValueError(
+                    "compact(seen=history) needs the whole history: "
+                    "get_history(session_id, limit=None)"
+                )
+            args += [seen.first_raw, seen.last_raw]
+        replaced = int(self._compact(keys=self._keys(session_id), args=args))
         if replaced < 0:
             raise CompactionConflict(
-                f"key {key!r}: compact(seen={seen}) but fewer messages remain; "
-                "another writer trimmed or compacted this session, re-read and retry"
+                f"key {key!r}: the session no longer starts with the {count} messages "
+                "that were read; another compaction or a window trim moved its head: "
+                "re-read and retry"
             )
         return replaced
 

@@ -1,0 +1,294 @@
+"""Many writers on shared sessions at once, in threads and in separate processes.
+
+Appends, batch appends, compactions, window trims and TTL refreshes race each
+other on the same keys; afterwards every session is read back and checked
+(:mod:`memfix.testing.invariants`). Threads share a client's connection pool;
+processes each open their own connections, as separate app instances do.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from memfix.errors import CompactionConflict
+from memfix.model import Message
+from memfix.testing.factory import StoreFactory
+from memfix.testing.invariants import CheckResult, check_history, check_window, summarize, tag
+
+__all__ = ["ConcurrencyResult", "Workload", "run_concurrency"]
+
+_JOIN_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What races: sizes are per writer; everything is small enough for CI.
+
+    Compactors own disjoint sessions unless ``compactors_share_sessions``:
+    ``compact(seen=...)`` protects against concurrent appends, and this switch
+    checks whether it also holds against a concurrent compaction.
+    """
+
+    sessions: int = 2
+    appenders: int = 4
+    batchers: int = 2
+    compactors: int = 2
+    window_writers: int = 2
+    messages_per_writer: int = 150
+    batch_max: int = 5
+    keep_last: int = 5
+    compact_at: int = 20
+    window: int = 30
+    ttl: float | None = 300.0
+    compactors_share_sessions: bool = False
+
+
+@dataclass(frozen=True)
+class _Actor:
+    name: str
+    kind: str  # "append" | "batch" | "compact" | "window"
+    sessions: tuple[str, ...]
+    count: int
+    seed: int
+
+
+@dataclass
+class _Report:
+    name: str
+    kind: str
+    acked: dict[str, list[str]] = field(default_factory=dict)
+    batches: int = 0
+    compactions: int = 0
+    replaced: int = 0
+    conflicts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ConcurrencyResult:
+    """Counts of one run; ``ok`` when nothing acknowledged was lost or reordered."""
+
+    check: CheckResult
+    window: CheckResult
+    writers: int
+    processes: int
+    threads: int
+    messages: int
+    batches: int
+    compactions: int
+    replaced: int
+    conflicts: int
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok and self.window.ok and not self.errors
+
+    def describe(self) -> str:
+        return (
+            f"{self.writers} writers ({self.processes} processes + main, {self.threads} threads), "
+            f"{self.messages} messages acknowledged ({self.batches} batches), "
+            f"{self.compactions} compactions replacing {self.replaced} "
+            f"({self.conflicts} conflicts), {self.seconds:.2f}s; "
+            f"shared: {self.check.describe()}; window: {self.window.describe()}"
+            + (f"; errors: {self.errors[:3]}" if self.errors else "")
+        )
+
+
+def _write(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report) -> None:
+    rng = random.Random(actor.seed)
+    windowed = actor.kind == "window"
+    store = factory(ttl=w.ttl, max_messages=w.window if windowed else None)
+    try:
+        seq = 0
+        while seq < actor.count:
+            sid = actor.sessions[seq % len(actor.sessions)]
+            if actor.kind == "batch":
+                n = min(rng.randint(1, w.batch_max), actor.count - seq)
+                tags = [tag(actor.name, seq + i) for i in range(n)]
+                store.append_messages(sid, [Message("user", t, time.time()) for t in tags])
+                report.batches += 1
+            else:
+                tags = [tag(actor.name, seq)]
+                store.append_message(sid, Message("assistant", tags[0], time.time()))
+            report.acked.setdefault(sid, []).extend(tags)  # only once the call returned
+            seq += len(tags)
+    finally:
+        store.close()
+
+
+def _compact(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report, stop: Any) -> None:
+    store = factory(ttl=w.ttl)
+    try:
+        while not stop.is_set():
+            for sid in actor.sessions:
+                history = store.get_history(sid, limit=None)
+                if len(history) < w.compact_at:
+                    continue
+                head = history[: len(history) - w.keep_last]
+                try:
+                    n = store.compact(sid, w.keep_last, summarize(head), seen=history)
+                except CompactionConflict:
+                    report.conflicts += 1
+                    continue
+                if n:
+                    report.compactions += 1
+                    report.replaced += n
+            time.sleep(0.002)
+    finally:
+        store.close()
+
+
+def _run_actor(actor: _Actor, factory: StoreFactory, w: Workload, stop: Any, out: Any) -> None:
+    report = _Report(actor.name, actor.kind)
+    try:
+        if actor.kind == "compact":
+            _compact(actor, factory, w, report, stop)
+        else:
+            _write(actor, factory, w, report)
+    except Exception as exc:
+        report.errors.append(f"{actor.name}: {type(exc).__name__}: {exc}")
+    out.put(report)
+
+
+def _run_group(
+    actors: list[_Actor], factory: StoreFactory, w: Workload, stop: Any, out: Any
+) -> None:
+    """Entry point of a writer process (and of the main process's own threads)."""
+    threads = [
+        threading.Thread(target=_run_actor, args=(a, factory, w, stop, out), daemon=True)
+        for a in actors
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _plan(w: Workload, prefix: str) -> tuple[list[_Actor], list[str], list[str]]:
+    shared = [f"{prefix}-s{i}" for i in range(w.sessions)]
+    windows = [f"{prefix}-win{i}" for i in range(max(1, w.sessions // 2))]
+    actors: list[_Actor] = []
+    seed = 0
+    for kind, n in (("append", w.appenders), ("batch", w.batchers), ("window", w.window_writers)):
+        for i in range(n):
+            seed += 1
+            sessions = windows if kind == "window" else shared
+            actors.append(
+                _Actor(f"{kind[0]}{i}", kind, tuple(sessions), w.messages_per_writer, seed)
+            )
+    for i in range(w.compactors):
+        owned = shared if w.compactors_share_sessions else shared[i :: w.compactors]
+        if owned:
+            actors.append(_Actor(f"c{i}", "compact", tuple(owned), 0, 0))
+    return actors, shared, windows
+
+
+def run_concurrency(
+    factory: StoreFactory,
+    workload: Workload | None = None,
+    *,
+    processes: int = 2,
+    prefix: str = "cc",
+    start_method: Literal["spawn", "forkserver"] = "spawn",
+) -> ConcurrencyResult:
+    """Race the workload's actors, then check every session.
+
+    Actors are dealt round-robin to the main process and ``processes`` child
+    processes (``0``: threads only); each runs its actors as threads, so
+    threads and processes race at once. ``factory`` must be picklable when
+    ``processes > 0``.
+    """
+    w = workload or Workload()
+    actors, shared, windows = _plan(w, prefix)
+    ctx = (
+        multiprocessing.get_context("forkserver")
+        if start_method == "forkserver"
+        else multiprocessing.get_context("spawn")
+    )
+    stop = ctx.Event()
+    out: Any = ctx.Queue() if processes else queue.Queue()
+    groups: list[list[_Actor]] = [[] for _ in range(processes + 1)]
+    for i, actor in enumerate(actors):
+        groups[i % len(groups)].append(actor)
+
+    started = time.monotonic()
+    children = [
+        ctx.Process(target=_run_group, args=(g, factory, w, stop, out), daemon=True)
+        for g in groups[1:]
+        if g
+    ]
+    for p in children:
+        p.start()
+    local = threading.Thread(target=_run_group, args=(groups[0], factory, w, stop, out))
+    local.start()
+
+    reports: list[_Report] = []
+    writers = sum(1 for a in actors if a.kind != "compact")
+    deadline = time.monotonic() + _JOIN_TIMEOUT
+    try:
+        while len(reports) < len(actors):
+            try:
+                reports.append(out.get(timeout=0.5))
+            except queue.Empty:
+                dead = [p for p in children if p.exitcode not in (None, 0)]
+                if dead or time.monotonic() > deadline:
+                    codes = ", ".join(f"{p.name} exit {p.exitcode}" for p in dead)
+                    raise RuntimeError(
+                        f"only {len(reports)} of {len(actors)} actors reported"
+                        + (
+                            f" ({codes}; spawned processes re-import __main__: guard it "
+                            "with `if __name__ == '__main__':`)"
+                            if dead
+                            else " in time"
+                        )
+                    ) from None
+                continue
+            if sum(1 for r in reports if r.kind != "compact") == writers:
+                stop.set()
+    finally:
+        stop.set()
+        local.join()
+        for p in children:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    seconds = time.monotonic() - started
+
+    acked: dict[str, list[str]] = {}
+    for r in reports:
+        for sid, tags in r.acked.items():
+            acked.setdefault(sid, []).extend(tags)
+    store = factory()
+    try:
+        check = CheckResult()
+        for sid in shared:
+            check += check_history(store.get_history(sid, limit=None), acked.get(sid, []))
+        window = CheckResult()
+        if w.window_writers:
+            for sid in windows:
+                history = store.get_history(sid, limit=None)
+                window += check_window(history, acked.get(sid, []), w.window)
+    finally:
+        store.close()
+    return ConcurrencyResult(
+        check=check,
+        window=window,
+        writers=writers,
+        processes=len(children),
+        threads=len(actors),
+        messages=sum(len(t) for t in acked.values()),
+        batches=sum(r.batches for r in reports),
+        compactions=sum(r.compactions for r in reports),
+        replaced=sum(r.replaced for r in reports),
+        conflicts=sum(r.conflicts for r in reports),
+        seconds=seconds,
+        errors=[e for r in reports for e in r.errors],
+    )
