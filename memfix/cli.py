@@ -256,15 +256,18 @@ def restore(version: str, url: str, yes: bool, goldens_dir: Path) -> None:
     Refuses a non-empty database unless --yes. The dump is fully validated
     before the first write.
     """
+    from memfix.errors import TargetNotEmpty
     from memfix.goldens import restore_dump, select_goldens
     from memfix.servers import connect_existing
 
     (golden,) = select_goldens(goldens_dir, [version])
     golden.check()
     dump = golden.dump
-    server = connect_existing(url, allow_write=yes)
+    server = connect_existing(url, allow_write=True)  # restore_dump checks emptiness
     try:
         stats = restore_dump(dump, server.client, allow_non_empty=yes)
+    except TargetNotEmpty as exc:
+        raise click.ClickException(f"{server.url}: {exc} (or pass --yes)") from None
     finally:
         server.stop()
     click.echo(

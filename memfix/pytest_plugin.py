@@ -61,6 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "filterwarnings", r"ignore:(?s).*Can not relate snapshot name '\d+\.\d+':UserWarning"
     )
+    if config.getoption("--memfix-server"):
+        _selection(config)  # a bad --memfix-server is a usage error, reported before collection
 
 
 @dataclass
@@ -82,9 +84,16 @@ def _selection(config: pytest.Config) -> _Selection:
         root = Path(option)
         if not root.is_absolute():
             root = config.rootpath / root
+        from memfix.errors import MemfixError
+        from memfix.servers import ServerError
+
         queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
-        specs = [select_spec(q) for q in queries] if queries else discover()
-        config.stash[_KEY] = _Selection(find_goldens(root), specs, root)
+        try:
+            specs = [select_spec(q) for q in queries] if queries else discover()
+            goldens = find_goldens(root)
+        except (MemfixError, ServerError) as exc:  # a usage problem, not a crash
+            raise pytest.UsageError(f"memfix: {exc}") from None
+        config.stash[_KEY] = _Selection(goldens, specs, root)
     return config.stash[_KEY]
 
 
@@ -164,7 +173,13 @@ class RestoredGolden:
 def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
     from memfix.goldens import RestoreMode, restored_server
 
+    from memfix.errors import GoldenError
+
     case: GoldenCase = request.param
+    try:
+        case.golden.check()  # a golden whose files no longer match its manifest is a failure
+    except GoldenError as exc:
+        pytest.fail(f"golden {case.golden.version}: {exc}", pytrace=False)
     if case.mode is RestoreMode.RDB:
         header = case.golden.rdb_header()
         if not case.spec.can_load(header):

@@ -22,9 +22,12 @@ def fill_every_type(server: Server) -> None:
     c.hset(b"hash", mapping={b"z": b"1", b"a": BINARY})
     c.sadd(b"set", b"q", b"b", b"a")
     c.zadd(b"zset", {b"low": -1.5, b"high": 1e300, b"tie-b": 2, b"tie-a": 2})
+    c.zadd(b"zset-inf", {b"bottom": float("-inf"), b"top": float("inf")})
     c.xadd(b"stream", {b"f": b"v", b"g": BINARY}, id=b"1-1")
     c.xadd(b"stream", {b"f": b"w"}, id=b"2-0")
     c.set(b"expiring", b"x", ex=3600)
+    c.xadd(b"empty-stream", {b"f": b"v"}, id=b"5-0")
+    c.xtrim(b"empty-stream", maxlen=0)
 
 
 def test_round_trip_of_every_type(server: Server, tmp_path: Path) -> None:
@@ -34,12 +37,18 @@ def test_round_trip_of_every_type(server: Server, tmp_path: Path) -> None:
     path.write_bytes(encode_dump(dump))
     with default_spec().start() as target:
         stats = restore_dump(read_dump(path), target.client)
-        assert stats.keys == 9
+        assert stats.keys == 11
         again = dump_keyspace(target.client)
         assert again == dump
         assert target.client.get(b"bin") == BINARY
         assert target.client.lrange(b"list", 0, -1) == [b"c", b"a", b"b", BINARY]
         assert 3540 < target.client.ttl(b"expiring") <= 3600
+        assert target.client.zrange(b"zset-inf", 0, -1, withscores=True) == [
+            (b"bottom", float("-inf")),
+            (b"top", float("inf")),
+        ]
+        assert target.client.type(b"empty-stream") == b"stream"
+        assert target.client.xlen(b"empty-stream") == 0
 
 
 def test_dump_is_canonical_and_readable(server: Server) -> None:
@@ -47,7 +56,8 @@ def test_dump_is_canonical_and_readable(server: Server) -> None:
     text = encode_dump(dump_keyspace(server.client)).decode()
     assert text.startswith('{\n  "format": "memfix-dump/1",')
     keys = [line.split('"key": ')[1].rstrip(",") for line in text.splitlines() if '"key": ' in line]
-    assert keys[0].startswith("{") is False  # text keys are plain strings
+    assert keys == sorted(keys, key=lambda k: k.encode())  # canonical key order
+    assert '"key": "str"' in text  # UTF-8 keys stay readable strings
     assert '"base64":' in text  # binary kept exact
     assert text.index('"a"') < text.index('"b"') < text.index('"q"')  # set members sorted
     assert (
@@ -65,11 +75,11 @@ def test_dump_is_canonical_and_readable(server: Server) -> None:
 def test_restore_refuses_a_non_empty_database(server: Server) -> None:
     fill_every_type(server)
     dump = dump_keyspace(server.client)
-    with pytest.raises(TargetNotEmpty, match="holds 9 keys"):
+    with pytest.raises(TargetNotEmpty, match="holds 11 keys"):
         restore_dump(dump, server.client)
     server.client.rpush(b"list", b"extra")
     server.client.set(b"unrelated", b"kept")
-    assert restore_dump(dump, server.client, allow_non_empty=True).keys == 9
+    assert restore_dump(dump, server.client, allow_non_empty=True).keys == 11
     server.client.delete(b"unrelated")
     assert dump_keyspace(server.client) == dump
 
@@ -88,8 +98,18 @@ def test_restore_refuses_a_non_empty_database(server: Server) -> None:
             '[{"type": "string", "key": "k", "value": {"base64": "%%%"}}]}',
             "bad base64",
         ),
+        (
+            '{"format": "memfix-dump/1", "keys": '
+            '[{"type": "stream", "key": "s", "value": [["bad-id", ["f", "v"]]]}]}',
+            "key 's': bad stream entry id 'bad-id'",
+        ),
+        (
+            '{"format": "memfix-dump/1", "keys": '
+            '[{"type": "stream", "key": "s", "value": [["1-1", ["f"]]]}]}',
+            "stream entry 1-1 needs field/value pairs",
+        ),
     ],
-    ids=["truncated", "format", "type", "base64"],
+    ids=["truncated", "format", "type", "base64", "stream-id", "stream-fields"],
 )
 def test_bad_dumps_fail_before_any_write(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "dump.json"

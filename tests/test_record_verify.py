@@ -61,6 +61,49 @@ def test_released_schema_modules_are_unchanged(golden: object) -> None:
     )
 
 
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+def test_committed_schema_json_is_the_released_schema(golden: object) -> None:
+    """A msgspec upgrade that changes a released version's JSON schema shows up here."""
+    committed = json.loads((golden.path / "schema.json").read_text())  # type: ignore[attr-defined]
+    assert committed == schemas.json_schema(golden.version)  # type: ignore[attr-defined]
+
+
+def test_no_commit_ever_changed_a_released_golden() -> None:
+    """The manifest certifies its own files; git history certifies the manifest.
+
+    A PR that edits dump.json *and* its checksum passes every other check,
+    but not this one: files under golden/ may be added, never modified,
+    deleted or renamed.
+    """
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: golden history cannot be checked")
+    log = subprocess.run(
+        [
+            "git",
+            "log",
+            "--diff-filter=MDR",
+            "--name-status",
+            "--format=commit %h %s",
+            "--",
+            "golden",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert log.strip() == "", f"released goldens were changed:\n{log}"
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "golden"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    modified = [line for line in dirty.splitlines() if not line.startswith("??")]
+    assert modified == [], f"uncommitted changes to released goldens: {modified}"
+
+
 def test_the_current_version_has_a_committed_golden() -> None:
     assert CURRENT in [g.version for g in find_goldens(REPO / "golden")]
 

@@ -379,6 +379,64 @@ def test_large_batch_with_ttl_and_window_is_one_atomic_call(server: Server) -> N
     """More records than Lua's unpack() takes at once still go in one script call."""
     store = RedisMemoryStore(server.client, ttl=60, max_messages=15_000)
     data = msgs(12_000)
+    store.append_message("warm", data[0])  # load the script once
+    before = commands_sent(server.client)
     store.append_messages("s", data)
+    after = commands_sent(server.client)
+    assert after["evalsha"] - before["evalsha"] == 1
     assert store.count("s") == 12_000
     assert store.get_history("s", limit=None) == data
+
+
+def test_compact_refuses_copies_and_counts_with_a_window(server: Server) -> None:
+    windowed = RedisMemoryStore(server.client, max_messages=5)
+    windowed.append_messages("s", msgs(5))
+    history = windowed.get_history("s", limit=None)
+    summary = Message("system", "S", 0.0)
+    with pytest.raises(TypeError, match="History that get_history"):
+        windowed.compact("s", 1, summary, seen=list(history))
+    with pytest.raises(ValueError, match="unsafe with max_messages"):
+        windowed.compact("s", 1, summary, seen=len(history))
+    windowed.append_messages("s", msgs(2, prefix="late"))  # the window trims the head
+    with pytest.raises(CompactionConflict):
+        windowed.compact("s", 1, summary, seen=history)
+    assert windowed.count("s") == 5
+
+
+def test_sub_millisecond_ttl_still_expires(server: Server) -> None:
+    store = RedisMemoryStore(server.client, ttl=0.0004)
+    store.append_message("s", Message("user", "x", 0.0))
+    assert server.client.pttl("session:s:messages") in (-2, 0, 1)  # expiring, never -1
+
+
+@pytest.mark.parametrize(
+    ("session", "companion"),
+    [
+        ("plain", b"{session:plain:messages}:ids"),
+        ("{tenant-1}:user-2", b"{tenant-1}:ids:session:{tenant-1}:user-2:messages"),
+        ("{tenant-1}:user-3", b"{tenant-1}:ids:session:{tenant-1}:user-3:messages"),
+        ("open{brace", b"{session:open{brace:messages}:ids"),
+    ],
+)
+def test_companion_keys_are_per_session_and_in_the_same_slot(
+    server: Server, store: RedisMemoryStore, session: str, companion: bytes
+) -> None:
+    m = Message("system", "same message in every session", 1.0, id="same-id")
+    store.append_message(session, m)
+    assert store.get_history(session) == [m]  # never deduplicated against another session
+    messages_key = f"session:{session}:messages".encode()
+    assert server.client.exists(companion) == 1
+    assert key_slot(companion) == key_slot(messages_key)
+
+
+def test_a_session_id_that_cannot_share_a_slot_is_refused(store: RedisMemoryStore) -> None:
+    with pytest.raises(ValueError, match="hash tag"):
+        store.append_message("a}b", Message("user", "x", 1.0))
+
+
+def test_an_unknown_role_is_refused_before_writing(store: RedisMemoryStore) -> None:
+    with pytest.raises(
+        ValueError, match="role 'robot' is not one of system, user, assistant, tool"
+    ):
+        store.append_message("s", Message("robot", "beep", 1.0))  # type: ignore[arg-type]
+    assert store.count("s") == 0

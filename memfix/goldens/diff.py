@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from memfix.goldens.dump import key_text
 from memfix.goldens.golden import Golden
 from memfix.goldens.restore import RestoreMode, restored_server
 from memfix.goldens.view import golden_view, layout_of
@@ -44,8 +45,8 @@ def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
     """Compare two goldens: raw keyspace from their dumps, sessions via fresh restores."""
     diff = GoldenDiff(old.version, new.version)
     a, b = layout_of(old.dump), layout_of(new.dump)
-    a_raw = {e.key if isinstance(e.key, str) else e.key.base64: e for e in old.dump.keys}
-    b_raw = {e.key if isinstance(e.key, str) else e.key.base64: e for e in new.dump.keys}
+    a_raw = {key_text(e.key): e for e in old.dump.keys}
+    b_raw = {key_text(e.key): e for e in new.dump.keys}
     for key in sorted(a.keys() | b.keys()):
         if key not in a:
             diff.added_keys[key] = b[key]

@@ -17,6 +17,8 @@ Streams are dumped as their entries (ids and fields); consumer groups are not.
 from __future__ import annotations
 
 import base64
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +43,7 @@ __all__ = [
     "ZSetEntry",
     "dump_keyspace",
     "encode_dump",
+    "key_text",
     "read_dump",
     "restore_dump",
     "value_bytes",
@@ -66,11 +69,19 @@ def _enc(raw: bytes) -> Value:
         return Base64(base64.b64encode(raw).decode("ascii"))
 
 
+def key_text(value: Value) -> str:
+    """A dumped key as one printable string (``base64:...`` when it is not UTF-8)."""
+    return value if isinstance(value, str) else f"base64:{value.base64}"
+
+
 def value_bytes(value: Value) -> bytes:
     """The exact bytes a dumped value stands for."""
     if isinstance(value, str):
         return value.encode("utf-8")
-    return base64.b64decode(value.base64, validate=True)
+    try:
+        return base64.b64decode(value.base64, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"bad base64 value ({exc})") from None
 
 
 class _Entry(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
@@ -95,7 +106,8 @@ class SetEntry(_Entry, tag="set", kw_only=True):
 
 
 class ZSetEntry(_Entry, tag="zset", kw_only=True):
-    value: list[tuple[Value, float]]
+    # Scores as text (Python's repr of the float): JSON has no inf or -inf.
+    value: list[tuple[Value, str]]
 
 
 class StreamItem(msgspec.Struct, array_like=True):
@@ -115,9 +127,6 @@ class KeyspaceDump(msgspec.Struct, forbid_unknown_fields=True):
 
     format: str
     keys: list[Entry]
-
-    def key_bytes(self) -> list[bytes]:
-        return [value_bytes(e.key) for e in self.keys]
 
     def without_ttl_values(self) -> KeyspaceDump:
         """The same dump with TTLs reduced to present/absent.
@@ -199,7 +208,7 @@ def _entry(kind: str, key: bytes, ttl: int | None, raw: object) -> Entry:
     if kind == "zset":
         assert isinstance(raw, list)
         pairs = sorted((float(score), member) for member, score in raw)
-        return ZSetEntry(key=k, ttl=ttl, value=[(_enc(m), s) for s, m in pairs])
+        return ZSetEntry(key=k, ttl=ttl, value=[(_enc(m), repr(s)) for s, m in pairs])
     assert isinstance(raw, list)
     items = [
         StreamItem(id=sid.decode(), fields=[_enc(x) for kv in fields.items() for x in kv])
@@ -228,13 +237,31 @@ def read_dump(path: Path) -> KeyspaceDump:
         raise GoldenError(f"{path}: not a valid memfix dump: {exc}") from None
     if dump.format != DUMP_FORMAT:
         raise GoldenError(f"{path}: dump format {dump.format!r}, this memfix reads {DUMP_FORMAT!r}")
-    for entry in dump.keys:  # base64 errors surface now, not halfway through a restore
+    for entry in dump.keys:  # bad values surface now, not halfway through a restore
         try:
             value_bytes(entry.key)
             _values_of(entry)
+            _check_shape(entry)
         except ValueError as exc:
-            raise GoldenError(f"{path}: key {entry.key!r}: bad base64 value ({exc})") from None
+            raise GoldenError(f"{path}: key {key_text(entry.key)!r}: {exc}") from None
     return dump
+
+
+_STREAM_ID = re.compile(r"^\d+-\d+$")
+
+
+def _check_shape(entry: Entry) -> None:
+    """What Redis would reject mid-restore: bad stream ids, odd field lists, bad scores."""
+    if isinstance(entry, StreamEntry):
+        for item in entry.value:
+            if not _STREAM_ID.match(item.id) or item.id == "0-0":
+                raise ValueError(f"bad stream entry id {item.id!r}")
+            if not item.fields or len(item.fields) % 2:
+                raise ValueError(f"stream entry {item.id} needs field/value pairs")
+    elif isinstance(entry, ZSetEntry):
+        for _, score in entry.value:
+            if math.isnan(float(score)):
+                raise ValueError(f"bad sorted-set score {score!r}")
 
 
 # -- restoring -------------------------------------------------------------------
@@ -254,8 +281,9 @@ def restore_dump(
     Refuses a database that already holds keys unless ``allow_non_empty``
     (then each key of the dump replaces any key of that name; other keys are
     left alone): merging a golden into live data silently makes it mean
-    something else. The dump was fully validated when it was read, so a bad value
-    cannot stop a restore halfway.
+    something else. ``read_dump`` validated every value and shape Redis could
+    reject, so a restore does not stop halfway on bad data; a server-side
+    failure is still reported as a one-line GoldenError naming the key.
     """
     existing = int(client.dbsize())
     if existing and not allow_non_empty:
@@ -264,8 +292,10 @@ def restore_dump(
         )
     pipe = client.pipeline(transaction=False)
     queued = elements = 0
+    batch: list[str] = []  # keys with commands in the pipeline, to name one on failure
     for entry in dump.keys:
         key = value_bytes(entry.key)
+        batch.append(key_text(entry.key))
         elements += 1 if isinstance(entry, StringEntry) else len(entry.value)
         if existing:  # make the key equal to the dump, never a merge of both
             pipe.delete(key)
@@ -273,13 +303,22 @@ def restore_dump(
             pipe.execute_command(*command)  # type: ignore[no-untyped-call]
             queued += 1
             if queued >= _CHUNK:
-                pipe.execute()
+                _flush(pipe, batch)
                 queued = 0
         if entry.ttl is not None:
             pipe.expire(key, entry.ttl)
             queued += 1
-    pipe.execute()
+    _flush(pipe, batch)
     return RestoreStats(keys=len(dump.keys), elements=elements)
+
+
+def _flush(pipe: redis.client.Pipeline, batch: list[str]) -> None:
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        where = f"{batch[0]!r}..{batch[-1]!r}" if len(batch) > 1 else repr(batch[0])
+        raise GoldenError(f"restore failed in keys {where}: {exc}") from None
+    batch.clear()
 
 
 def _values_of(entry: Entry) -> list[bytes]:
@@ -309,9 +348,11 @@ def _commands(entry: Entry, key: bytes) -> Iterator[tuple[object, ...]]:
     elif isinstance(entry, ZSetEntry):
         flat2: list[object] = []
         for member, score in entry.value:
-            flat2 += [repr(score), value_bytes(member)]
+            flat2 += [score, value_bytes(member)]
         for i in range(0, len(flat2), 2 * _CHUNK):
             yield ("ZADD", key, *flat2[i : i + 2 * _CHUNK])
     else:
+        if not entry.value:  # an empty stream: create it, then trim its one entry away
+            yield ("XADD", key, "MAXLEN", "0", "0-1", "_", "_")
         for item in entry.value:
             yield ("XADD", key, item.id, *[value_bytes(x) for x in item.fields])

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from memfix.goldens.dump import KeyspaceDump, restore_dump
+from memfix.goldens.dump import KeyspaceDump, key_text, restore_dump
 from memfix.goldens.golden import Golden
 from memfix.servers import Server, ServerSpec
 
@@ -40,8 +40,8 @@ def restored_server(golden: Golden, spec: ServerSpec, mode: RestoreMode) -> Iter
 
 def first_difference(expected: KeyspaceDump, actual: KeyspaceDump) -> str | None:
     """One line naming the first key that differs between two dumps, or ``None``."""
-    exp = {e.key if isinstance(e.key, str) else e.key.base64: e for e in expected.keys}
-    act = {e.key if isinstance(e.key, str) else e.key.base64: e for e in actual.keys}
+    exp = {key_text(e.key): e for e in expected.keys}
+    act = {key_text(e.key): e for e in actual.keys}
     for key in sorted(exp.keys() | act.keys()):
         if key not in act:
             return f"key {key!r} is missing"

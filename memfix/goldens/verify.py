@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis import RedisError
+
 from memfix.errors import GoldenError, SchemaError
 from memfix.goldens.dump import dump_keyspace
 from memfix.goldens.golden import Golden
@@ -101,7 +103,7 @@ def _check(
                     row, f"{mode.value} restore differs from dump.json: {diff}", started
                 ), None
             view = golden_view(server.client, dump=actual)
-    except (SchemaError, GoldenError, ServerError) as exc:
+    except (SchemaError, GoldenError, ServerError, RedisError) as exc:
         return _fail(row, str(exc), started), None
     sessions = view["sessions"]
     return (

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import redis
 
-from memfix.goldens.dump import KeyspaceDump, StringEntry, dump_keyspace
+from memfix.goldens.dump import KeyspaceDump, StringEntry, dump_keyspace, key_text
 from memfix.store import KeyLayout, RedisMemoryStore
 
 __all__ = ["VIEW_FORMAT", "encode_view", "golden_view", "layout_of", "render_session"]
@@ -26,7 +26,7 @@ def layout_of(dump: KeyspaceDump) -> dict[str, str]:
     """``{key: "list[12], expires"}`` for every key, in dump order."""
     out: dict[str, str] = {}
     for e in dump.keys:
-        key = e.key if isinstance(e.key, str) else f"base64:{e.key.base64}"
+        key = key_text(e.key)
         size = "" if isinstance(e, StringEntry) else f"[{len(e.value)}]"
         kind = e.__struct_config__.tag
         out[key] = f"{kind}{size}" + (", expires" if e.ttl is not None else "")

@@ -1,6 +1,6 @@
 """Every released message schema version, and the one way to read and write them.
 
-Design (the rules a release must follow are in ``docs/schemas.md``):
+Design (the rules a release must follow are in ``docs/releasing.md``):
 
 - Each released wire version lives in its own module, ``v<major>_<minor>.py``,
   that is never edited after release. It defines ``VERSION``, a ``Record``
@@ -18,11 +18,12 @@ Design (the rules a release must follow are in ``docs/schemas.md``):
 from __future__ import annotations
 
 from types import ModuleType
+from typing import get_args
 
 import msgspec
 
 from memfix.errors import SchemaError
-from memfix.model import Message, ToolCall
+from memfix.model import Message, Role, ToolCall
 from memfix.schemas import v1_0, v1_1, v1_2, v1_3, v1_4
 
 __all__ = [
@@ -46,6 +47,7 @@ RELEASED: dict[str, ModuleType] = {
 #: The version this code writes.
 CURRENT_VERSION = "1.4"
 _current = RELEASED[CURRENT_VERSION]
+_ROLES: tuple[str, ...] = get_args(Role)
 _chain = list(RELEASED)
 
 
@@ -123,7 +125,13 @@ def decode_record(raw: bytes) -> Message:
 
 
 def encode_message(message: Message) -> bytes:
-    """The bytes the current version stores for ``message``."""
+    """The bytes the current version stores for ``message``.
+
+    Raises ``ValueError`` for a message the current version cannot store
+    (e.g. an unknown role), before anything is written.
+    """
+    if message.role not in _ROLES:
+        raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
     encoded: bytes = _current.encode(_from_message(message))
     return encoded
 

@@ -81,10 +81,13 @@ def _config(client: redis.Redis, name: str) -> str | None:
 def connect_existing(url: str, *, allow_write: bool = False) -> Server:
     """Wrap a running server. Raises :class:`DatabaseNotEmpty` if the URL's database
     holds keys and ``allow_write`` is False (tests would mix with the user's data)."""
-    client: redis.Redis = redis.Redis.from_url(
-        url, decode_responses=False, socket_connect_timeout=5
-    )
     shown = _redact(url)
+    try:
+        client: redis.Redis = redis.Redis.from_url(
+            url, decode_responses=False, socket_connect_timeout=5
+        )
+    except ValueError as exc:  # a malformed URL or an unknown scheme
+        raise ServerError(f"{shown}: not a Redis URL: {exc}") from None
     try:
         info: dict[str, Any] = client.info("server")
         keys = int(client.dbsize())
@@ -95,7 +98,7 @@ def connect_existing(url: str, *, allow_write: bool = False) -> Server:
         client.close()
         raise DatabaseNotEmpty(
             f"{shown}: database holds {keys} keys; memfix only uses an empty database "
-            "(allow writing to pass anyway)"
+            "(pass allow_write=True, or --yes at the CLI, to write anyway)"
         )
     product = "valkey" if "valkey_version" in info else "redis"
     version = str(info.get("valkey_version") or info.get("redis_version") or "0")

@@ -36,11 +36,22 @@ class KeyLayout:
         """A further per-session key in the same Redis Cluster hash slot.
 
         Redis hashes only the part inside the first ``{...}`` when there is
-        one, so wrapping the messages key (or its own hash tag) in braces pins
-        the companion to the messages key's slot, and multi-key scripts of one
-        session stay legal on a cluster.
+        one, so wrapping the messages key in braces pins the companion to the
+        messages key's slot, and multi-key scripts of one session stay legal
+        on a cluster. When the session id itself holds a hash tag, the
+        companion reuses that tag and ends with the full messages key, so two
+        sessions sharing a tag never share a companion.
         """
-        return f"{{{_hash_tag(self.messages(session_id))}}}:{name}"
+        key = self.messages(session_id)
+        tag = _hash_tag(key)
+        if tag != key:
+            return f"{{{tag}}}:{name}:{key}"
+        if "}" in key:
+            raise ValueError(
+                f"session id {session_id!r}: a '}}' without a complete '{{...}}' hash tag "
+                "cannot be kept in one cluster slot with its companion keys"
+            )
+        return f"{{{key}}}:{name}"
 
 
 def _hash_tag(key: str) -> str:

@@ -6,6 +6,7 @@ written in the current schema version and read back in any released one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
@@ -79,7 +80,8 @@ class RedisMemoryStore(MemoryStore):
             raise ValueError(f"ttl must be positive, got {ttl}")
         if max_messages is not None and max_messages <= 0:
             raise ValueError(f"max_messages must be positive, got {max_messages}")
-        self._ttl_ms = round(ttl * 1000) if ttl is not None else 0
+        # Never round a positive TTL down to 0, which the scripts read as "no TTL".
+        self._ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else 0
         self._max_messages = max_messages or 0
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
@@ -153,6 +155,16 @@ class RedisMemoryStore(MemoryStore):
                     "get_history(session_id, limit=None)"
                 )
             args += [seen.first_raw, seen.last_raw]
+        elif seen is not None and not isinstance(seen, int):
+            raise TypeError(
+                "compact(seen=...) takes the History that get_history(limit=None) returned "
+                "(a copy or slice cannot prove the head is unchanged) or a count"
+            )
+        elif isinstance(seen, int) and self._max_messages:
+            raise ValueError(
+                "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
+                "head); pass the History that get_history(limit=None) returned"
+            )
         replaced = int(self._compact(keys=self._keys(session_id), args=args))
         if replaced < 0:
             raise CompactionConflict(
