@@ -171,9 +171,8 @@ class RestoredGolden:
 
 @pytest.fixture
 def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
-    from memfix.goldens import RestoreMode, restored_server
-
     from memfix.errors import GoldenError
+    from memfix.goldens import RestoreMode, restored_server
 
     case: GoldenCase = request.param
     try:
