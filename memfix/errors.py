@@ -46,7 +46,7 @@ class SchemaError(MemfixError):
         self.index = index
         super().__init__(self._render())
 
-    def located(self, key: str, index: int) -> SchemaError:
+    def located(self, key: str | None, index: int) -> SchemaError:
         """The same error, now naming the Redis key and list index it came from."""
         return SchemaError(self.reason, self.raw, version=self.version, key=key, index=index)
 

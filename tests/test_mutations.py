@@ -62,8 +62,8 @@ MUTATIONS = [
     Mutation(
         "change-the-timestamp-unit",
         "memfix/schemas/__init__.py",
-        "timestamp=record.ts_ms / 1000,",
-        "timestamp=record.ts_ms,",
+        "record.ts_ms / 1000,  # timestamp",
+        "record.ts_ms,  # timestamp",
         ALL,
     ),
     Mutation(

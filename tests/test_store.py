@@ -239,8 +239,11 @@ def test_article_store_reads_schema_1_0_records(server: Server) -> None:
         (b"\x80\x04\x95pickle", "unknown", "no released schema version"),
         (b'{"role": "robot", "content": "x", "timestamp": 1}', "1.0", "Invalid enum value 'robot'"),
         (b'{"role": "user", "timestamp": 1}', "1.0", "missing required field `content`"),
+        # Looks like a current record, so the one-call fast path is tried first; the
+        # record-by-record fallback must still name the culprit.
+        (b"\x99\xa31.4\xa1x\x07", "1.4", "Invalid enum value 7"),
     ],
-    ids=["pickle", "bad-role", "missing-field"],
+    ids=["pickle", "bad-role", "missing-field", "current-version-garbage"],
 )
 def test_undecodable_record_names_key_index_version_and_bytes(
     server: Server, store: RedisMemoryStore, raw: bytes, version: str, reason: str

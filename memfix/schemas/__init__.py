@@ -17,6 +17,7 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import ModuleType
 from typing import get_args
 
@@ -30,6 +31,7 @@ __all__ = [
     "CURRENT_VERSION",
     "RELEASED",
     "decode_record",
+    "decode_records",
     "detect_version",
     "encode_message",
     "json_schema",
@@ -46,9 +48,14 @@ RELEASED: dict[str, ModuleType] = {
 
 #: The version this code writes.
 CURRENT_VERSION = "1.4"
-_current = RELEASED[CURRENT_VERSION]
-_ROLES: tuple[str, ...] = get_args(Role)
 _chain = list(RELEASED)
+_current = RELEASED[CURRENT_VERSION]
+#: For each version, the upcasts that take its records to the current version.
+_upcasts = {
+    version: [RELEASED[later].upcast for later in _chain[i + 1 :]]
+    for i, version in enumerate(_chain)
+}
+_ROLES: tuple[str, ...] = get_args(Role)
 
 
 def detect_version(raw: bytes) -> str | None:
@@ -115,13 +122,47 @@ def decode_record(raw: bytes) -> Message:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SchemaError(str(exc), raw, version=version) from None
     try:
-        for later in _chain[_chain.index(version) + 1 :]:
-            record = RELEASED[later].upcast(record)
+        for upcast in _upcasts[version]:
+            record = upcast(record)
         return _to_message(record)
     except Exception as exc:  # a broken upcast must name the record, like a broken decoder
         raise SchemaError(
             f"decoded, but upcasting to {CURRENT_VERSION} failed: {exc!r}", raw, version=version
         ) from exc
+
+
+def decode_records(raws: Sequence[bytes]) -> list[Message]:
+    """Decode a list's records, any mix of versions, in order.
+
+    The common case (every record written by the current version) is decoded
+    in one msgspec call; anything else goes record by record. A failure
+    raises :class:`SchemaError` with ``index`` set to the record's position.
+    """
+    if raws and all(raw.startswith(_CURRENT_PREFIX) for raw in raws):
+        try:
+            records = _current_many.decode(_msgpack_array(raws))
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass  # the record-by-record loop below names the culprit
+        else:
+            return [_to_message(r) for r in records]
+    out: list[Message] = []
+    for i, raw in enumerate(raws):
+        try:
+            out.append(decode_record(raw))
+        except SchemaError as exc:
+            raise exc.located(exc.key, i) from None
+    return out
+
+
+def _msgpack_array(items: Sequence[bytes]) -> bytes:
+    """Concatenated msgpack values behind an array header: one decode call for all."""
+    n = len(items)
+    header = (
+        bytes([0x90 | n])
+        if n < 16
+        else (b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big"))
+    )
+    return header + b"".join(items)
 
 
 def encode_message(message: Message) -> bytes:
@@ -144,18 +185,25 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 # -- current version <-> Message: edited at each release ---------------------
 
 
+#: 1.4 records start with a 9-element msgpack array header and the tag "1.4".
+_CURRENT_PREFIX = b"\x99\xa31.4"
+_current_many = msgspec.msgpack.Decoder(list[v1_4.Record])
+_ROLE_NAMES = {role.value: role.name for role in v1_4.Role}  # wire value -> Role literal
+
+
 def _to_message(record: v1_4.Record) -> Message:
+    # Positional, in Message's field order: this runs once per message read.
     return Message(
-        role=record.role.name,  # type: ignore[arg-type]  # IntEnum names are the Role literals
-        content=record.content,
-        timestamp=record.ts_ms / 1000,
-        metadata=record.metadata,
-        id=record.id,
-        name=record.name,
-        tool_calls=[
-            ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in record.tool_calls
-        ],
-        tool_call_id=record.tool_call_id,
+        _ROLE_NAMES[record.role],  # type: ignore[arg-type]  # names are Role literals
+        record.content,
+        record.ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
+        record.metadata,
+        record.id,
+        record.name,
+        [ToolCall(c.id, c.name, c.arguments) for c in record.tool_calls]
+        if record.tool_calls
+        else [],
+        record.tool_call_id,
     )
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import redis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from memfix import schemas
 from memfix.errors import CompactionConflict, SchemaError
@@ -86,6 +89,7 @@ class RedisMemoryStore(MemoryStore):
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
         self._compact = self._client.register_script(_lua.COMPACT)
+        self._append_options = [str(self._ttl_ms).encode(), str(self._max_messages).encode()]
 
     @property
     def client(self) -> redis.Redis:
@@ -101,10 +105,23 @@ class RedisMemoryStore(MemoryStore):
     def _push(self, session_id: str, msgs: list[Message]) -> None:
         if not msgs:
             return
-        args: list[str | bytes | int] = [self._ttl_ms, self._max_messages]
+        args: list[str | bytes | int] = [*self._keys(session_id), *self._append_options]
         for m in msgs:
             args += [m.id or "", schemas.encode_message(m)]
-        self._append(keys=self._keys(session_id), args=args)
+        self._run(self._append, args)
+
+    def _run(self, script: Script, args: list[str | bytes | int]) -> Any:
+        """EVALSHA with the script's two keys first in ``args``.
+
+        Called directly rather than through ``Script.__call__``, which costs
+        a few microseconds per call on the hottest path; a server that lost
+        its script cache (restart, SCRIPT FLUSH) gets it loaded again.
+        """
+        try:
+            return self._client.evalsha(script.sha, 2, *args)
+        except NoScriptError:
+            self._client.script_load(script.script)
+            return self._client.evalsha(script.sha, 2, *args)
 
     def _keys(self, session_id: str) -> list[str]:
         """The messages list and its id set: one hash slot, so cluster-safe."""
@@ -165,7 +182,7 @@ class RedisMemoryStore(MemoryStore):
                 "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
                 "head); pass the History that get_history(limit=None) returned"
             )
-        replaced = int(self._compact(keys=self._keys(session_id), args=args))
+        replaced = int(self._run(self._compact, [*self._keys(session_id), *args]))
         if replaced < 0:
             raise CompactionConflict(
                 f"key {key!r}: the session no longer starts with the {count} messages "
@@ -185,11 +202,8 @@ def decode_records(key: str, raws: list[bytes], *, negative_index: bool = False)
     Indices are reported as Redis addresses them (negative when the records
     are the tail of the list), so ``LINDEX key <index>`` shows the culprit.
     """
-    out: list[Message] = []
-    decode = schemas.decode_record
-    for i, raw in enumerate(raws):
-        try:
-            out.append(decode(raw))
-        except SchemaError as exc:
-            raise exc.located(key, i - len(raws) if negative_index else i) from None
-    return out
+    try:
+        return schemas.decode_records(raws)
+    except SchemaError as exc:
+        i = exc.index or 0
+        raise exc.located(key, i - len(raws) if negative_index else i) from None
