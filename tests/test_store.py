@@ -443,3 +443,19 @@ def test_an_unknown_role_is_refused_before_writing(store: RedisMemoryStore) -> N
     ):
         store.append_message("s", Message("robot", "beep", 1.0))  # type: ignore[arg-type]
     assert store.count("s") == 0
+
+
+def test_the_store_survives_a_script_cache_flush(server: Server, store: RedisMemoryStore) -> None:
+    store.append_message("s", Message("user", "before", 1.0))
+    server.client.script_flush()  # as after a server restart or failover
+    store.append_message("s", Message("user", "after", 2.0))
+    assert [m.content for m in store.get_history("s")] == ["before", "after"]
+
+
+def test_appends_can_be_queued_on_a_pipeline(server: Server) -> None:
+    data = msgs(3)
+    pipe = server.client.pipeline(transaction=False)
+    RedisMemoryStore(pipe).append_messages("s", data)
+    assert RedisMemoryStore(server.client).count("s") == 0  # only queued so far
+    pipe.execute()
+    assert RedisMemoryStore(server.client).get_history("s") == data

@@ -15,7 +15,7 @@ from memfix.goldens.dump import (
 )
 from memfix.goldens.golden import Golden, find_goldens, parse_version, select_goldens
 from memfix.goldens.manifest import Manifest
-from memfix.goldens.record import record
+from memfix.goldens.record import record, write_golden
 from memfix.goldens.restore import RestoreMode, first_difference, restored_server
 from memfix.goldens.verify import VerifyRow, verify_golden, verify_goldens
 from memfix.goldens.view import encode_view, golden_view
@@ -41,4 +41,5 @@ __all__ = [
     "select_goldens",
     "verify_golden",
     "verify_goldens",
+    "write_golden",
 ]

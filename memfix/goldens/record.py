@@ -25,10 +25,10 @@ from memfix.goldens.dump import (
 from memfix.goldens.golden import GOLDEN_FILES, Golden, find_goldens, parse_version
 from memfix.goldens.manifest import Counts, Manifest, ScenarioInfo, ServerInfo, sha256_file
 from memfix.goldens.scenario import SCENARIO_NAME, run_scenario
-from memfix.servers import ServerSpec, default_spec, rdb_header
+from memfix.servers import Server, ServerSpec, default_spec, rdb_header
 from memfix.store import KeyLayout
 
-__all__ = ["record"]
+__all__ = ["record", "write_golden"]
 
 Progress = Callable[[str], None]
 
@@ -71,21 +71,41 @@ def record(
             previous.check()
     spec = spec or default_spec()
 
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".record-{version}-", dir=root))
+    say(f"starting {spec.id}")
+    with spec.start() as server:
+        if previous is not None:
+            say(f"restoring golden {previous.version} ({len(previous.dump.keys)} keys)")
+            restore_dump(previous.dump, server.client)
+        run_scenario(server.client, version, progress=lambda s: say(f"scenario: {s}"))
+        scenario = ScenarioInfo(
+            name=SCENARIO_NAME,
+            seed=f"memfix-scenario-{version}",
+            previous_golden=previous.version if previous else None,
+            description=" ".join((run_scenario.__doc__ or "").split()),
+        )
+        say("dumping the keyspace")
+        golden = write_golden(server, target, scenario=scenario)
+    say(f"wrote {target}")
+    return golden
+
+
+def write_golden(server: Server, target: Path, *, scenario: ScenarioInfo) -> Golden:
+    """Freeze what ``server`` holds now into a golden directory ``target``.
+
+    Writes ``dump.json``, ``dump.rdb``, ``schema.json`` and ``manifest.json``
+    (for the current schema version) into a temporary sibling directory and
+    renames it into place only when complete, so a failure leaves nothing.
+    """
+    version = schemas.CURRENT_VERSION
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".record-{target.name}-", dir=target.parent))
     try:
-        say(f"starting {spec.id}")
-        with spec.start() as server:
-            if previous is not None:
-                say(f"restoring golden {previous.version} ({len(previous.dump.keys)} keys)")
-                restore_dump(previous.dump, server.client)
-            run_scenario(server.client, version, progress=lambda s: say(f"scenario: {s}"))
-            say("dumping the keyspace")
-            dump = dump_keyspace(server.client)
-            (staging / "dump.json").write_bytes(encode_dump(dump))
-            server.save_rdb(staging / "dump.rdb")
+        dump = dump_keyspace(server.client)
+        (staging / "dump.json").write_bytes(encode_dump(dump))
+        server.save_rdb(staging / "dump.rdb")
         schema = msgspec.json.format(msgspec.json.encode(schemas.json_schema(version)), indent=2)
         (staging / "schema.json").write_bytes(schema + b"\n")
+        spec = server.spec
         manifest = Manifest(
             memfix_version=memfix.__version__,
             schema_version=version,
@@ -97,12 +117,7 @@ def record(
                 rdb_header=str(rdb_header(staging / "dump.rdb")),
             ),
             counts=_counts(dump.keys),
-            scenario=ScenarioInfo(
-                name=SCENARIO_NAME,
-                seed=f"memfix-scenario-{version}",
-                previous_golden=previous.version if previous else None,
-                description=" ".join((run_scenario.__doc__ or "").split()),
-            ),
+            scenario=scenario,
             files={name: sha256_file(staging / name) for name in GOLDEN_FILES},
         )
         (staging / "manifest.json").write_bytes(manifest.encode())
@@ -111,7 +126,6 @@ def record(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    say(f"wrote {target}")
     return Golden.open(target)
 
 

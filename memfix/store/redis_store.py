@@ -105,23 +105,25 @@ class RedisMemoryStore(MemoryStore):
     def _push(self, session_id: str, msgs: list[Message]) -> None:
         if not msgs:
             return
-        args: list[str | bytes | int] = [*self._keys(session_id), *self._append_options]
+        args: list[str | bytes | int] = [*self._append_options]
         for m in msgs:
             args += [m.id or "", schemas.encode_message(m)]
-        self._run(self._append, args)
+        self._run(self._append, self._keys(session_id), args)
 
-    def _run(self, script: Script, args: list[str | bytes | int]) -> Any:
-        """EVALSHA with the script's two keys first in ``args``.
+    def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
+        """EVALSHA ``script`` on ``keys`` (a session's two keys) with ``args``.
 
         Called directly rather than through ``Script.__call__``, which costs
         a few microseconds per call on the hottest path; a server that lost
         its script cache (restart, SCRIPT FLUSH) gets it loaded again.
         """
+        if isinstance(self._client, redis.client.Pipeline):  # queued: let redis-py load it
+            return script(keys=keys, args=args, client=self._client)
         try:
-            return self._client.evalsha(script.sha, 2, *args)
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
         except NoScriptError:
             self._client.script_load(script.script)
-            return self._client.evalsha(script.sha, 2, *args)
+            return self._client.evalsha(script.sha, len(keys), *keys, *args)
 
     def _keys(self, session_id: str) -> list[str]:
         """The messages list and its id set: one hash slot, so cluster-safe."""
@@ -164,7 +166,12 @@ class RedisMemoryStore(MemoryStore):
             raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         key = self.keys.messages(session_id)
         count = -1 if seen is None else seen if isinstance(seen, int) else len(seen)
-        args: list[int | bytes] = [keep_last, count, schemas.encode_message(summary), self._ttl_ms]
+        args: list[str | bytes | int] = [
+            keep_last,
+            count,
+            schemas.encode_message(summary),
+            self._ttl_ms,
+        ]
         if isinstance(seen, History):
             if not seen.whole:
                 raise ValueError(
@@ -182,7 +189,7 @@ class RedisMemoryStore(MemoryStore):
                 "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
                 "head); pass the History that get_history(limit=None) returned"
             )
-        replaced = int(self._run(self._compact, [*self._keys(session_id), *args]))
+        replaced = int(self._run(self._compact, self._keys(session_id), args))
         if replaced < 0:
             raise CompactionConflict(
                 f"key {key!r}: the session no longer starts with the {count} messages "
