@@ -266,6 +266,12 @@ def core_contenders(
         Contender("raw LRANGE + json.loads (dicts)", raw_lrange_json, prepare=fill_raw),
         Contender("memfix get_history -> Message", memfix_history, prepare=fill_memfix),
         Contender(
+            "memfix get_history over 1.0 JSON records",
+            memfix_history,
+            prepare=fill_article,
+            note="legacy data: the article wrote it, memfix upcasts it",
+        ),
+        Contender(
             "article get_history (dataclass)",
             article_history,
             prepare=fill_article,
