@@ -96,7 +96,7 @@ def test_restore_refuses_a_non_empty_database(server: Server) -> None:
         (
             '{"format": "memfix-dump/1", "keys": '
             '[{"type": "string", "key": "k", "value": {"base64": "%%%"}}]}',
-            "bad base64",
+            "Invalid base64 encoded string",
         ),
         (
             '{"format": "memfix-dump/1", "keys": '
