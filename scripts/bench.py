@@ -64,6 +64,11 @@ from memfix.servers import (
     select_spec,
 )
 
+# The seed article's store (its text, completed where cut off) lives with the tests,
+# which check memfix's wire format against it; the benchmark times the same code.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.article_store import ArticleMessage, ArticleRedisMemoryStore
+
 # What `--with-peers` installs (the same lines as memfix's `bench` extra).
 PEER_REQUIREMENTS = [
     "langchain-community>=0.3",
@@ -285,29 +290,6 @@ def _memfix_key(session: str) -> str:
 
 
 _article_key = _memfix_key  # the seed article's layout, which memfix keeps
-
-
-# The seed article's store (its text, completed where cut off); also tests/article_store.py.
-@dataclass
-class ArticleMessage:
-    role: str
-    content: str
-    timestamp: float
-
-
-class ArticleRedisMemoryStore:
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-
-    def _session_key(self, session_id: str) -> str:
-        return f"session:{session_id}:messages"
-
-    def append_message(self, session_id: str, msg: ArticleMessage) -> None:
-        self.client.rpush(self._session_key(session_id), json.dumps(asdict(msg)))
-
-    def get_history(self, session_id: str, limit: int = 100) -> list[ArticleMessage]:
-        raws = self.client.lrange(self._session_key(session_id), -limit, -1)
-        return [ArticleMessage(**json.loads(raw)) for raw in raws]
 
 
 def _article_store(r: redis.Redis) -> ArticleRedisMemoryStore:
