@@ -212,7 +212,13 @@ def list_goldens(goldens_dir: Path) -> None:
 @main.command()
 @click.argument("version")
 @click.option("--session", "sessions", multiple=True, help="Only this session (repeatable).")
-@click.option("--width", default=100, show_default=True, help="Truncate content to this width.")
+@click.option(
+    "--width",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=20),
+    help="Truncate content to this width.",
+)
 @_goldens_option
 def show(version: str, sessions: tuple[str, ...], width: int, goldens_dir: Path) -> None:
     """Show a golden's sessions as the current code decodes them."""

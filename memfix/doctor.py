@@ -97,14 +97,17 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
     ``goldens_root`` holds ``<version>/manifest.json`` goldens (default:
     ``./golden``); without any, the goldens check is INFO, not a warning.
     """
-    client = redis.Redis.from_url(
-        url,
-        decode_responses=False,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        **_quiet_handshake(),
-    )
+    try:
+        client = redis.Redis.from_url(
+            url,
+            decode_responses=False,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            **_quiet_handshake(),
+        )
+    except ValueError as exc:  # a malformed URL, port or scheme
+        raise DoctorError(f"{redact(url)}: not a Redis URL: {_one_line(exc)}") from None
     try:
         try:
             client.ping()
@@ -115,7 +118,13 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             raise DoctorError(f"cannot reach {redact(url)}: {_one_line(exc)}") from None
         except redis.ResponseError as exc:
+            if "authenticated" in str(exc) or "NOAUTH" in str(exc):
+                raise DoctorError(f"{redact(url)}: authentication required") from None
             raise DoctorError(f"{redact(url)} refused INFO: {_one_line(exc)}") from None
+        except redis.RedisError as exc:  # e.g. not a Redis server at all
+            raise DoctorError(
+                f"{redact(url)}: not a usable Redis server: {_one_line(exc)}"
+            ) from None
         config = _Config(client)
         findings = [
             *_server_findings(server, goldens_root or Path("golden")),

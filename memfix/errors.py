@@ -63,7 +63,8 @@ class SchemaError(MemfixError):
 
 
 class CompactionConflict(MemfixError):
-    """``compact(seen=N)`` found fewer than N messages: the head it summarised changed."""
+    """``compact(seen=history)``: the session no longer starts with the messages that
+    were read (another compaction or a window trim moved its head). Re-read and retry."""
 
 
 class GoldenError(MemfixError):

@@ -16,6 +16,7 @@ import msgspec
 
 __all__ = ["Message", "Role", "ToolCall"]
 
+#: Who speaks: ``tool`` messages answer an assistant's ``tool_calls`` (schema 1.3).
 Role = Literal["system", "user", "assistant", "tool"]
 
 

@@ -4,9 +4,17 @@
 ensure_venv() {
     local extras="$1"
     local python="${MEMFIX_PYTHON:-python3}"
+    if [ -d .venv ] && ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+        echo "memfix: .venv is broken (no working pip); recreating it" >&2
+        rm -rf .venv
+    fi
     if [ ! -x .venv/bin/python ]; then
         echo "memfix: creating .venv with $($python --version 2>&1)" >&2
-        "$python" -m venv .venv
+        if ! "$python" -m venv .venv; then
+            rm -rf .venv
+            echo "memfix: '$python -m venv' failed; on Debian/Ubuntu install python3-venv" >&2
+            return 1
+        fi
     fi
     local stamp=".venv/.memfix-installed"
     local hash

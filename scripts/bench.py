@@ -1091,7 +1091,7 @@ def bench_goldens(
     """Restore throughput and ``verify`` wall time of synthetic goldens of growing size.
 
     Each golden holds ``n`` messages in sessions of 100 (written by memfix on a fresh
-    server, dumped exactly as ``memfix goldens record`` does); then, ``repeat`` times:
+    server, dumped exactly as ``memfix record`` does); then, ``repeat`` times:
     restore ``dump.json`` into a fresh server (parse + replay), start a fresh server
     on ``dump.rdb``, and run ``verify_golden`` on ``spec``.
     """

@@ -128,6 +128,7 @@ def run_mutated(mutation: Mutation, workdir: Path) -> tuple[set[str], str]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=60,
     )
     assert which.stdout.strip().startswith(str(copy)), "the copy must shadow the installed package"
     proc = subprocess.run(
@@ -148,6 +149,7 @@ def run_mutated(mutation: Mutation, workdir: Path) -> tuple[set[str], str]:
         capture_output=True,
         text=True,
         check=False,
+        timeout=240,
     )
     return set(FAILED.findall(proc.stdout)), proc.stdout + proc.stderr
 

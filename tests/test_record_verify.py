@@ -332,3 +332,48 @@ def test_verify_error_for_missing_manifest(tmp_path: Path) -> None:
     (tmp_path / "g" / "1.0").mkdir(parents=True)
     with pytest.raises(GoldenError, match=r"manifest\.json: cannot read manifest"):
         find_goldens(tmp_path / "g")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["notaurl", "redis://127.0.0.1:notaport", "redis://127.0.0.1:1"],
+    ids=["not-a-url", "bad-port", "refused"],
+)
+def test_doctor_and_restore_errors_are_one_line(url: str, goldens: Path) -> None:
+    for args in (["doctor", url], ["restore", CURRENT, "--url", url, "--goldens", str(goldens)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "memfix.cli", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert proc.stderr.startswith("Error: ") and proc.stderr.count("\n") == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_doctor_on_something_that_is_not_redis() -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_like_http() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    threading.Thread(target=answer_like_http, daemon=True).start()
+    proc = subprocess.run(
+        [sys.executable, "-m", "memfix.cli", "doctor", f"redis://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    listener.close()
+    assert proc.returncode == 1 and proc.stderr.startswith("Error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
