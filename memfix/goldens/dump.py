@@ -27,6 +27,7 @@ import msgspec
 import redis
 
 from memfix.errors import GoldenError, TargetNotEmpty
+from memfix.goldens.jsonfile import encode_canonical, read_versioned
 
 __all__ = [
     "DUMP_FORMAT",
@@ -227,21 +228,12 @@ def _entry(kind: str, key: bytes, ttl: int | None, raw: object) -> Entry:
 
 def encode_dump(dump: KeyspaceDump) -> bytes:
     """Canonical bytes of a dump: 2-space indented JSON, one element per line."""
-    return msgspec.json.format(msgspec.json.encode(dump), indent=2) + b"\n"
+    return encode_canonical(dump)
 
 
 def read_dump(path: Path) -> KeyspaceDump:
     """Parse and validate a ``dump.json`` completely (before anything is written)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise GoldenError(f"{path}: cannot read dump ({exc.strerror})") from None
-    try:
-        dump = msgspec.json.decode(data, type=KeyspaceDump)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise GoldenError(f"{path}: not a valid memfix dump: {exc}") from None
-    if dump.format != DUMP_FORMAT:
-        raise GoldenError(f"{path}: dump format {dump.format!r}, this memfix reads {DUMP_FORMAT!r}")
+    dump = read_versioned(path, KeyspaceDump, "dump", DUMP_FORMAT)
     for entry in dump.keys:  # bad shapes surface now, not halfway through a restore
         try:
             _check_shape(entry)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from memfix.errors import GoldenError
+from memfix.goldens.jsonfile import encode_canonical, read_versioned
 
 __all__ = ["MANIFEST_FORMAT", "Counts", "Manifest", "ScenarioInfo", "ServerInfo", "sha256_file"]
 
@@ -46,24 +46,11 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     files: dict[str, str]  # file name -> sha256 hex
 
     def encode(self) -> bytes:
-        return msgspec.json.format(msgspec.json.encode(self), indent=2) + b"\n"
+        return encode_canonical(self)
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise GoldenError(f"{path}: cannot read manifest ({exc.strerror})") from None
-        try:
-            manifest = msgspec.json.decode(data, type=cls)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise GoldenError(f"{path}: not a valid memfix manifest: {exc}") from None
-        if manifest.format != MANIFEST_FORMAT:
-            raise GoldenError(
-                f"{path}: manifest format {manifest.format!r}, "
-                f"this memfix reads {MANIFEST_FORMAT!r}"
-            )
-        return manifest
+        return read_versioned(path, cls, "manifest", MANIFEST_FORMAT)
 
 
 def sha256_file(path: Path) -> str:

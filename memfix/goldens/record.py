@@ -9,8 +9,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
-
 import memfix
 from memfix import schemas
 from memfix.errors import GoldenError
@@ -23,6 +21,7 @@ from memfix.goldens.dump import (
     value_bytes,
 )
 from memfix.goldens.golden import GOLDEN_FILES, Golden, find_goldens, parse_version
+from memfix.goldens.jsonfile import encode_canonical
 from memfix.goldens.manifest import Counts, Manifest, ScenarioInfo, ServerInfo, sha256_file
 from memfix.goldens.scenario import SCENARIO_NAME, run_scenario
 from memfix.servers import Server, ServerSpec, default_spec, rdb_header
@@ -103,8 +102,7 @@ def write_golden(server: Server, target: Path, *, scenario: ScenarioInfo) -> Gol
         dump = dump_keyspace(server.client)
         (staging / "dump.json").write_bytes(encode_dump(dump))
         server.save_rdb(staging / "dump.rdb")
-        schema = msgspec.json.format(msgspec.json.encode(schemas.json_schema(version)), indent=2)
-        (staging / "schema.json").write_bytes(schema + b"\n")
+        (staging / "schema.json").write_bytes(encode_canonical(schemas.json_schema(version)))
         spec = server.spec
         manifest = Manifest(
             memfix_version=memfix.__version__,
