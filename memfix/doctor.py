@@ -14,18 +14,18 @@ disabled ``CONFIG`` command, is reported as a finding.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from memfix.errors import MemfixError
+from memfix.errors import GoldenError, MemfixError
+from memfix.goldens import find_goldens
+from memfix.servers import redact_url
 from memfix.servers.errors import ServerError
 from memfix.servers.spec import RdbHeader, ServerSpec, rdb_header
 
@@ -49,16 +49,6 @@ class Finding:
     check: str
     status: Status
     reason: str
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
 
 
 def _size(n: float) -> str:
@@ -107,7 +97,7 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
             **_quiet_handshake(),
         )
     except ValueError as exc:  # a malformed URL, port or scheme
-        raise DoctorError(f"{redact(url)}: not a Redis URL: {_one_line(exc)}") from None
+        raise DoctorError(f"{redact_url(url)}: not a Redis URL: {_one_line(exc)}") from None
     try:
         try:
             client.ping()
@@ -116,14 +106,14 @@ def diagnose(url: str, *, goldens_root: Path | None = None, timeout: float = 5.0
             memory = client.info("memory")
             stats = client.info("stats")
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
-            raise DoctorError(f"cannot reach {redact(url)}: {_one_line(exc)}") from None
+            raise DoctorError(f"cannot reach {redact_url(url)}: {_one_line(exc)}") from None
         except redis.ResponseError as exc:
             if "authenticated" in str(exc) or "NOAUTH" in str(exc):
-                raise DoctorError(f"{redact(url)}: authentication required") from None
-            raise DoctorError(f"{redact(url)} refused INFO: {_one_line(exc)}") from None
+                raise DoctorError(f"{redact_url(url)}: authentication required") from None
+            raise DoctorError(f"{redact_url(url)} refused INFO: {_one_line(exc)}") from None
         except redis.RedisError as exc:  # e.g. not a Redis server at all
             raise DoctorError(
-                f"{redact(url)}: not a usable Redis server: {_one_line(exc)}"
+                f"{redact_url(url)}: not a usable Redis server: {_one_line(exc)}"
             ) from None
         config = _Config(client)
         findings = [
@@ -189,35 +179,23 @@ def _server_findings(info: dict[str, Any], goldens_root: Path) -> list[Finding]:
     return [*found, _goldens(spec, goldens_root)]
 
 
-def _version_key(manifest: Path) -> tuple[tuple[int, ...], str]:
-    """Sort goldens by version (``1.10`` after ``1.9``), whatever the directory order."""
-    name = manifest.parent.name
-    return tuple(int(p) if p.isdigit() else -1 for p in name.split(".")), name
-
-
 def _golden_headers(root: Path) -> list[tuple[str, str, RdbHeader]]:
-    """(golden name, recording server, RDB header) of every golden under ``root``."""
-    out: list[tuple[str, str, RdbHeader]] = []
-    for manifest in sorted(root.glob("*/manifest.json"), key=_version_key):
-        try:
-            data = json.loads(manifest.read_text())
-            server = data.get("server", {})
-            recorded = f"{server.get('product', '?')} {server.get('version', '?')}"
-            raw = server.get("rdb_header") or server.get("rdb_version")
-            if isinstance(raw, int):
-                header = RdbHeader("VALKEY", raw) if raw >= 80 else RdbHeader("REDIS", raw)
-            elif isinstance(raw, str):
-                header = rdb_header(raw.encode())
-            else:
-                header = rdb_header(manifest.parent / "dump.rdb")
-        except (OSError, ValueError, TypeError, AttributeError, ServerError):
-            continue  # a broken golden is the goldens verifier's business, not doctor's
-        out.append((manifest.parent.name, recorded, header))
-    return out
+    """(golden version, recording server, RDB header) of every golden under ``root``."""
+    return [
+        (
+            g.version,
+            f"{g.manifest.server.product} {g.manifest.server.version}",
+            rdb_header(g.manifest.server.rdb_header.encode("ascii")),
+        )
+        for g in find_goldens(root)
+    ]
 
 
 def _goldens(spec: ServerSpec, root: Path) -> Finding:
-    goldens = _golden_headers(root)
+    try:
+        goldens = _golden_headers(root)
+    except (GoldenError, ServerError) as exc:  # `memfix verify` says more; doctor notes it
+        return Finding("goldens", "WARN", f"cannot read the goldens: {exc}")
     if not goldens:
         return Finding("goldens", "INFO", f"no goldens found under {root}/ (nothing to compare)")
     unloadable = [g for g in goldens if not spec.can_load(g[2])]

@@ -6,17 +6,22 @@ read, which the read-only test checks through the server's own statistics.
 
 from __future__ import annotations
 
-import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from memfix import schemas
 from memfix.doctor import DoctorError, Finding, diagnose, exit_code, render_findings
+from memfix.goldens import record
 from memfix.servers import Persistence, Server, ServerSpec, discover
 from tests.test_contract import server_params
 
 LOCAL = discover(docker=False)
+
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def by_check(findings: list[Finding]) -> dict[str, Finding]:
@@ -25,11 +30,8 @@ def by_check(findings: list[Finding]) -> dict[str, Finding]:
 
 @pytest.fixture
 def goldens(tmp_path: Path) -> Path:
-    """A goldens tree like the committed one: recorded on Redis 6.2 (RDB 9)."""
-    g = tmp_path / "golden" / "1.0"
-    g.mkdir(parents=True)
-    server = {"product": "redis", "version": "6.2.5", "rdb_header": "REDIS0009"}
-    (g / "manifest.json").write_text(json.dumps({"schema_version": "1.0", "server": server}))
+    """The committed golden 1.0 (recorded on Redis 6.2, RDB 9), copied."""
+    shutil.copytree(REPO / "golden" / "1.0", tmp_path / "golden" / "1.0")
     return tmp_path / "golden"
 
 
@@ -142,13 +144,24 @@ def test_config_denied_is_a_warning_not_a_crash() -> None:
 
 
 def test_goldens_newer_than_the_server_warn(tmp_path: Path) -> None:
-    g = tmp_path / "1.1"
-    g.mkdir()
-    server = {"product": "valkey", "version": "9.1.2", "rdb_header": "VALKEY080"}
-    (g / "manifest.json").write_text(json.dumps({"schema_version": "1.1", "server": server}))
-    with LOCAL[0].start() as srv:
+    """A golden recorded on the newest server cannot load on the oldest: doctor says so."""
+    oldest, newest = LOCAL[0], LOCAL[-1]
+    record(schemas.CURRENT_VERSION, tmp_path, spec=newest, fresh=True)
+    header = str(newest.rdb_header)
+    if oldest.can_load(newest.rdb_header):
+        pytest.skip(f"{oldest.id} loads {header}: need two RDB versions")
+    with oldest.start() as srv:
         finding = by_check(diagnose(srv.url, goldens_root=tmp_path))["goldens"]
-    assert finding.status == "WARN" and "VALKEY080" in finding.reason
+    assert finding.status == "WARN" and header in finding.reason
+
+
+def test_unreadable_goldens_warn(goldens: Path) -> None:
+    (goldens / "1.0" / "manifest.json").write_text("{ truncated")
+    with LOCAL[0].start() as srv:
+        finding = by_check(diagnose(srv.url, goldens_root=goldens))["goldens"]
+    assert (
+        finding.status == "WARN" and "manifest.json: not a valid memfix manifest" in finding.reason
+    )
 
 
 def test_no_goldens_is_info(tmp_path: Path) -> None:

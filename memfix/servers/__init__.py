@@ -23,7 +23,7 @@ from .errors import (
     ServerNotFound,
     ServerStartError,
 )
-from .existing import connect_existing
+from .existing import connect_existing, redact_url
 from .server import Server
 from .spec import Persistence, RdbHeader, ServerSpec, describe, rdb_header
 
@@ -42,5 +42,6 @@ __all__ = [
     "describe",
     "discover",
     "rdb_header",
+    "redact_url",
     "select_spec",
 ]

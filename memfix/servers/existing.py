@@ -20,7 +20,8 @@ from .spec import Persistence, ServerSpec
 __all__ = ["ExistingServer", "connect_existing"]
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
     parts = urlsplit(url)
     if parts.password is None:
         return url
@@ -54,7 +55,7 @@ class ExistingServer(Server):
             return False
 
     def _unsupported(self, what: str) -> ServerError:
-        return ServerError(f"{_redact(self._url)}: cannot {what} a server memfix did not start")
+        return ServerError(f"{redact_url(self._url)}: cannot {what} a server memfix did not start")
 
     def restart(self) -> None:
         raise self._unsupported("restart")
@@ -81,7 +82,7 @@ def _config(client: redis.Redis, name: str) -> str | None:
 def connect_existing(url: str, *, allow_write: bool = False) -> Server:
     """Wrap a running server. Raises :class:`DatabaseNotEmpty` if the URL's database
     holds keys and ``allow_write`` is False (tests would mix with the user's data)."""
-    shown = _redact(url)
+    shown = redact_url(url)
     try:
         client: redis.Redis = redis.Redis.from_url(
             url, decode_responses=False, socket_connect_timeout=5
