@@ -206,11 +206,19 @@ class MemoryStoreContract:
 
     def test_ttl_is_sliding_and_expires_the_whole_session(self, make_store: StoreFactory) -> None:
         with _optional(make_store, ttl=1.0) as store:
-            store.append_messages("s", _msgs(3))
-            time.sleep(0.6)
-            store.append_message("s", Message("user", "keeps it alive", 0.0))
-            time.sleep(0.6)  # 1.2 s after the first write: alive only if refreshed
-            assert store.count("s") == 4
+            for attempt in range(3):  # a loaded machine may oversleep; only then try again
+                store.delete_session("s")
+                first = time.monotonic()
+                store.append_messages("s", _msgs(3))
+                time.sleep(0.6)
+                store.append_message("s", Message("user", "keeps it alive", 0.0))
+                refreshed = time.monotonic()
+                time.sleep(0.6)  # 1.2 s after the first write: alive only if refreshed
+                count = store.count("s")
+                if refreshed - first < 0.9 and time.monotonic() - refreshed < 0.9:
+                    break
+                assert attempt < 2, "the machine kept oversleeping; TTL not checked"
+            assert count == 4
             deadline = time.monotonic() + 5
             while store.count("s") and time.monotonic() < deadline:
                 time.sleep(0.05)
