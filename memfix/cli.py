@@ -91,9 +91,21 @@ def main() -> None:
     "so the RDB golden loads on every newer server). See `memfix servers`.",
 )
 @click.option("--fresh", is_flag=True, help="Do not restore the previous golden's data first.")
+@click.option(
+    "--replace-unreleased",
+    is_flag=True,
+    help="Re-record golden/VERSION/ when no git commit holds it yet (refuses a committed one).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
-def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_dir: Path) -> None:
+def record(
+    version: str,
+    server: str | None,
+    fresh: bool,
+    replace_unreleased: bool,
+    quiet: bool,
+    goldens_dir: Path,
+) -> None:
     """Record the goldens of a new release into golden/VERSION/.
 
     Starts a fresh server, restores the previous golden's data (a golden holds
@@ -106,7 +118,14 @@ def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_d
     from memfix.servers import select_spec
 
     spec = select_spec(server) if server else None
-    golden = record_golden(version, goldens_dir, spec=spec, fresh=fresh, progress=_progress(quiet))
+    golden = record_golden(
+        version,
+        goldens_dir,
+        spec=spec,
+        fresh=fresh,
+        progress=_progress(quiet),
+        replace_unreleased=replace_unreleased,
+    )
     c = golden.manifest.counts
     by_version = ", ".join(f"{v}: {n}" for v, n in c.records_by_version.items())
     click.echo(
@@ -178,6 +197,25 @@ def verify(
             + "; ".join(f"{r.golden}/{r.mode}@{r.server}" for r in failed)
         )
     click.echo(f"ok: {len(goldens)} golden(s) verified on {', '.join(s.id for s in specs)}")
+
+
+@main.group()
+def schema() -> None:
+    """Schema releases: `memfix schema new X.Y` starts one (docs/releasing.md)."""
+
+
+@schema.command("new")
+@click.argument("version")
+def schema_new(version: str) -> None:
+    """Create memfix/schemas/vX_Y.py for VERSION from the current version's module.
+
+    The new Record is the current one under the new tag; add fields at its
+    end (with defaults), then `memfix check` and `memfix record --version X.Y`.
+    """
+    from memfix.release import new_schema_version
+
+    path = new_schema_version(version)
+    click.echo(f"created {path}: edit it, then `memfix record --version {version}`")
 
 
 @main.command("list")

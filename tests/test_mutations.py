@@ -36,7 +36,6 @@ def since(version: str) -> frozenset[str]:
     return frozenset(v for v in ALL if parse_version(v) >= parse_version(version))
 
 
-
 @dataclass(frozen=True)
 class Mutation:
     name: str
