@@ -218,6 +218,74 @@ def schema_new(version: str) -> None:
     click.echo(f"created {path}: edit it, then `memfix record --version {version}`")
 
 
+@main.command()
+@click.option(
+    "--types",
+    "types",
+    help="Versioned Struct types, package.module:attr "
+    "(default: [tool.memfix.check] types, else memfix.schemas:RELEASED).",
+)
+@click.option("--candidate", help="A candidate Struct type to check last, package.module:attr.")
+@click.option(
+    "--as",
+    "candidate_version",
+    default="candidate",
+    show_default=True,
+    help="Version label of --candidate.",
+)
+@click.option(
+    "--mode",
+    help="BACKWARD, FORWARD or FULL, optionally _TRANSITIVE "
+    "(default: [tool.memfix.check] mode, else BACKWARD_TRANSITIVE).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github: workflow annotations.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("pyproject.toml"),
+    show_default=True,
+    help="pyproject.toml holding [tool.memfix.check] (ignores, retired names).",
+)
+def check(
+    types: str | None,
+    candidate: str | None,
+    candidate_version: str,
+    mode: str | None,
+    fmt: str,
+    config_path: Path,
+) -> None:
+    """Static compatibility of versioned msgspec schemas (no server). Exit 1 on a break.
+
+    Compares each version with the previous one (every earlier one with
+    _TRANSITIVE): BACKWARD, the new reader reads old data; FORWARD, the old
+    reader reads new data (rolling deploys, rollback); FULL, both.
+    """
+    import msgspec
+
+    from memfix import compat
+
+    config = compat.load_config(config_path)
+    history = compat.load_history(types or config.types)
+    if candidate:
+        cand = compat.import_object(candidate)
+        if not (isinstance(cand, type) and issubclass(cand, msgspec.Struct)):
+            raise compat.CheckError(f"{candidate}: not a msgspec Struct type")
+        history[candidate_version] = cand
+    mode = mode or config.mode
+    findings = compat.check_history(history, mode, retired=config.retired, ignore=config.ignore)
+    click.echo(compat.render(findings, fmt, history, mode.upper()))
+    if any(not f.ignored for f in findings):
+        sys.exit(1)
+
+
 @main.command("list")
 @_goldens_option
 def list_goldens(goldens_dir: Path) -> None:
