@@ -144,12 +144,23 @@ def record(
     "default: the embedded default server). See `memfix servers`.",
 )
 @click.option("--all-servers", is_flag=True, help="Verify on every server memfix can start here.")
+@click.option(
+    "--forward",
+    is_flag=True,
+    help="Rollback safety instead: can the previous release read what this code writes?",
+)
+@click.option(
+    "--write-version",
+    help="With --forward: the version the writer is pinned to (RedisMemoryStore write_version).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
 def verify(
     versions: tuple[str, ...],
     servers: tuple[str, ...],
     all_servers: bool,
+    forward: bool,
+    write_version: str | None,
     quiet: bool,
     goldens_dir: Path,
 ) -> None:
@@ -171,6 +182,9 @@ def verify(
         specs = [select_spec(s) for s in servers]
     else:
         specs = [default_spec()]
+    if forward or write_version:
+        _verify_forward(goldens, specs, write_version, _progress(quiet))
+        return
     rows = verify_goldens(goldens, specs, progress=_progress(quiet))
     click.echo(
         _table(
@@ -284,6 +298,35 @@ def check(
     click.echo(compat.render(findings, fmt, history, mode.upper()))
     if any(not f.ignored for f in findings):
         sys.exit(1)
+
+
+def _verify_forward(
+    goldens: Sequence[Any], specs: Sequence[Any], write_version: str | None, say: Any
+) -> None:
+    from memfix.goldens.forward import forward_check
+
+    rows = [
+        (spec.id, row)
+        for spec in specs
+        for row in forward_check(goldens, spec, write_version=write_version, progress=say)
+    ]
+    click.echo(
+        _table(
+            ["golden", "server", "writer", "reader", "records", "written", "status", "detail"],
+            [
+                [r.golden, sid, r.writer, r.reader, r.records, r.written, r.status, r.detail]
+                for sid, r in rows
+            ],
+        )
+    )
+    failed = [r for _, r in rows if r.failed]
+    if failed:
+        raise click.ClickException(
+            f"forward check: release {failed[0].reader} cannot read what this code writes "
+            f"as {failed[0].writer} ({len(failed)} golden(s)); pin the writer with "
+            "write_version until every reader is upgraded (docs/releasing.md)"
+        )
+    click.echo(f"ok: release {rows[0][1].reader} reads everything written as {rows[0][1].writer}")
 
 
 @main.command("list")

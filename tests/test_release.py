@@ -194,7 +194,7 @@ def test_schema_new_writes_an_importable_module_and_never_overwrites(tmp_path: P
     old = latest.Record("i", latest.Role.user, "hi", 5, name="n")
     new = namespace["upcast"](old)  # type: ignore[operator]
     assert namespace["decode"](namespace["encode"](new)) == new  # type: ignore[operator]
-    assert new.content == "hi" and new.name == "n"  # type: ignore[attr-defined]
+    assert new.content == "hi" and new.name == "n"
     with pytest.raises(ReleaseError, match=r"v2_0\.py already exists"):
         new_schema_version("2.0", package_dir=tmp_path)
 
