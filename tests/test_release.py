@@ -107,7 +107,9 @@ def test_release_9_9_with_a_new_optional_field(tmp_path: Path) -> None:
         "    tool_call_id: str | None = None\n",
         "    tool_call_id: str | None = None\n    reasoning: str | None = None\n",
     )
-    # 3. record; an edit after recording is re-recorded explicitly, never silently
+    # 3. check statically, record; an edit after recording is re-recorded explicitly
+    out = ok(repo.memfix("check"))
+    assert out.splitlines()[0].endswith(", 1.4, 9.9") and out.splitlines()[-1].startswith("ok: ")
     assert "9.9: " in ok(repo.memfix("record", "--version", "9.9", "-q"))
     again = repo.memfix("record", "--version", "9.9", "-q")
     assert again.returncode == 1
