@@ -304,22 +304,25 @@ def _to_message(record: Any) -> Message:
     return message
 
 
+_Record, _RoleEnum, _ToolCallRecord = _latest.Record, _latest.Role, _latest.ToolCall
+
+
 def _from_message(message: Message) -> Any:
-    shared = {f: getattr(message, f) for f in _SHARED} if _SHARED else {}
-    return _latest.Record(
+    record = _Record(
         id=message.id,
-        role=_latest.Role[message.role],
+        role=_RoleEnum[message.role],
         content=message.content,
         ts_ms=round(message.timestamp * 1000),
         metadata=message.metadata,
         name=message.name,
         tool_calls=[
-            _latest.ToolCall(id=c.id, name=c.name, arguments=c.arguments)
-            for c in message.tool_calls
+            _ToolCallRecord(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
         ],
         tool_call_id=message.tool_call_id,
-        **shared,
     )
+    if _SHARED:
+        record = msgspec.structs.replace(record, **{f: getattr(message, f) for f in _SHARED})
+    return record
 
 
 # -- older versions: what a previous release reads, and pinned writes ---------------
