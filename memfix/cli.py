@@ -75,9 +75,10 @@ def main() -> None:
     same in your test suite and compares with snapshots.
 
     \b
-    Typical release:
-      memfix record --version 1.4     # after bumping the schema version
-      memfix verify                   # every golden, current code
+    Typical release (docs/releasing.md):
+      memfix schema new 1.5           # the new module; add the field there
+      memfix check                    # static compatibility
+      memfix record --version 1.5     # the new golden
       pytest --snapshot-update        # then review the snapshot diff
     """
 
@@ -112,7 +113,8 @@ def record(
     the mixed-version history production Redis holds), runs the deterministic
     scenario through the current store code, then writes dump.rdb, dump.json,
     schema.json and manifest.json atomically. Refuses to touch an existing
-    golden: released goldens are immutable.
+    golden (released goldens are immutable) unless --replace-unreleased and no
+    git commit holds it.
     """
     from memfix.goldens import record as record_golden
     from memfix.servers import select_spec
