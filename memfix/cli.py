@@ -75,9 +75,10 @@ def main() -> None:
     same in your test suite and compares with snapshots.
 
     \b
-    Typical release:
-      memfix record --version 1.4     # after bumping the schema version
-      memfix verify                   # every golden, current code
+    Typical release (docs/releasing.md):
+      memfix schema new 1.5           # the new module; add the field there
+      memfix check                    # static compatibility
+      memfix record --version 1.5     # the new golden
       pytest --snapshot-update        # then review the snapshot diff
     """
 
@@ -91,22 +92,42 @@ def main() -> None:
     "so the RDB golden loads on every newer server). See `memfix servers`.",
 )
 @click.option("--fresh", is_flag=True, help="Do not restore the previous golden's data first.")
+@click.option(
+    "--replace-unreleased",
+    is_flag=True,
+    help="Re-record golden/VERSION/ when no git commit holds it yet (refuses a committed one).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
-def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_dir: Path) -> None:
+def record(
+    version: str,
+    server: str | None,
+    fresh: bool,
+    replace_unreleased: bool,
+    quiet: bool,
+    goldens_dir: Path,
+) -> None:
     """Record the goldens of a new release into golden/VERSION/.
 
     Starts a fresh server, restores the previous golden's data (a golden holds
     the mixed-version history production Redis holds), runs the deterministic
     scenario through the current store code, then writes dump.rdb, dump.json,
     schema.json and manifest.json atomically. Refuses to touch an existing
-    golden: released goldens are immutable.
+    golden (released goldens are immutable) unless --replace-unreleased and no
+    git commit holds it.
     """
     from memfix.goldens import record as record_golden
     from memfix.servers import select_spec
 
     spec = select_spec(server) if server else None
-    golden = record_golden(version, goldens_dir, spec=spec, fresh=fresh, progress=_progress(quiet))
+    golden = record_golden(
+        version,
+        goldens_dir,
+        spec=spec,
+        fresh=fresh,
+        progress=_progress(quiet),
+        replace_unreleased=replace_unreleased,
+    )
     c = golden.manifest.counts
     by_version = ", ".join(f"{v}: {n}" for v, n in c.records_by_version.items())
     click.echo(
@@ -125,12 +146,23 @@ def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_d
     "default: the embedded default server). See `memfix servers`.",
 )
 @click.option("--all-servers", is_flag=True, help="Verify on every server memfix can start here.")
+@click.option(
+    "--forward",
+    is_flag=True,
+    help="Rollback safety instead: can the previous release read what this code writes?",
+)
+@click.option(
+    "--write-version",
+    help="With --forward: the version the writer is pinned to (RedisMemoryStore write_version).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
 def verify(
     versions: tuple[str, ...],
     servers: tuple[str, ...],
     all_servers: bool,
+    forward: bool,
+    write_version: str | None,
     quiet: bool,
     goldens_dir: Path,
 ) -> None:
@@ -152,6 +184,9 @@ def verify(
         specs = [select_spec(s) for s in servers]
     else:
         specs = [default_spec()]
+    if forward or write_version:
+        _verify_forward(goldens, specs, write_version, _progress(quiet))
+        return
     rows = verify_goldens(goldens, specs, progress=_progress(quiet))
     click.echo(
         _table(
@@ -178,6 +213,122 @@ def verify(
             + "; ".join(f"{r.golden}/{r.mode}@{r.server}" for r in failed)
         )
     click.echo(f"ok: {len(goldens)} golden(s) verified on {', '.join(s.id for s in specs)}")
+
+
+@main.group()
+def schema() -> None:
+    """Schema releases: `memfix schema new X.Y` starts one (docs/releasing.md)."""
+
+
+@schema.command("new")
+@click.argument("version")
+def schema_new(version: str) -> None:
+    """Create memfix/schemas/vX_Y.py for VERSION from the current version's module.
+
+    The new Record is the current one under the new tag; add fields at its
+    end (with defaults), then `memfix check` and `memfix record --version X.Y`.
+    """
+    from memfix.release import new_schema_version
+
+    path = new_schema_version(version)
+    click.echo(f"created {path}: edit it, then `memfix record --version {version}`")
+
+
+@main.command()
+@click.option(
+    "--types",
+    "types",
+    help="Versioned Struct types, package.module:attr "
+    "(default: [tool.memfix.check] types, else memfix.schemas:RELEASED).",
+)
+@click.option("--candidate", help="A candidate Struct type to check last, package.module:attr.")
+@click.option(
+    "--as",
+    "candidate_version",
+    default="candidate",
+    show_default=True,
+    help="Version label of --candidate.",
+)
+@click.option(
+    "--mode",
+    help="BACKWARD, FORWARD or FULL, optionally _TRANSITIVE "
+    "(default: [tool.memfix.check] mode, else BACKWARD_TRANSITIVE).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github: workflow annotations.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("pyproject.toml"),
+    show_default=True,
+    help="pyproject.toml holding [tool.memfix.check] (ignores, retired names).",
+)
+def check(
+    types: str | None,
+    candidate: str | None,
+    candidate_version: str,
+    mode: str | None,
+    fmt: str,
+    config_path: Path,
+) -> None:
+    """Static compatibility of versioned msgspec schemas (no server). Exit 1 on a break.
+
+    Compares each version with the previous one (every earlier one with
+    _TRANSITIVE): BACKWARD, the new reader reads old data; FORWARD, the old
+    reader reads new data (rolling deploys, rollback); FULL, both.
+    """
+    import msgspec
+
+    from memfix import compat
+
+    config = compat.load_config(config_path)
+    history = compat.load_history(types or config.types)
+    if candidate:
+        cand = compat.import_object(candidate)
+        if not (isinstance(cand, type) and issubclass(cand, msgspec.Struct)):
+            raise compat.CheckError(f"{candidate}: not a msgspec Struct type")
+        history[candidate_version] = cand
+    mode = mode or config.mode
+    findings = compat.check_history(history, mode, retired=config.retired, ignore=config.ignore)
+    click.echo(compat.render(findings, fmt, history, mode.upper()))
+    if any(not f.ignored for f in findings):
+        sys.exit(1)
+
+
+def _verify_forward(
+    goldens: Sequence[Any], specs: Sequence[Any], write_version: str | None, say: Any
+) -> None:
+    from memfix.goldens.forward import forward_check
+
+    rows = [
+        (spec.id, row)
+        for spec in specs
+        for row in forward_check(goldens, spec, write_version=write_version, progress=say)
+    ]
+    click.echo(
+        _table(
+            ["golden", "server", "writer", "reader", "records", "written", "status", "detail"],
+            [
+                [r.golden, sid, r.writer, r.reader, r.records, r.written, r.status, r.detail]
+                for sid, r in rows
+            ],
+        )
+    )
+    failed = [r for _, r in rows if r.failed]
+    if failed:
+        raise click.ClickException(
+            f"forward check: release {failed[0].reader} cannot read what this code writes "
+            f"as {failed[0].writer} ({len(failed)} golden(s)); pin the writer with "
+            "write_version until every reader is upgraded (docs/releasing.md)"
+        )
+    click.echo(f"ok: release {rows[0][1].reader} reads everything written as {rows[0][1].writer}")
 
 
 @main.command("list")

@@ -6,7 +6,14 @@ fault, so the CLI can print ``str(exc)`` and exit non-zero with no traceback.
 
 from __future__ import annotations
 
-__all__ = ["CompactionConflict", "GoldenError", "MemfixError", "SchemaError", "TargetNotEmpty"]
+__all__ = [
+    "CompactionConflict",
+    "GoldenError",
+    "MemfixError",
+    "ReleaseError",
+    "SchemaError",
+    "TargetNotEmpty",
+]
 
 _EXCERPT_BYTES = 80
 
@@ -73,3 +80,7 @@ class GoldenError(MemfixError):
 
 class TargetNotEmpty(MemfixError):
     """A restore was pointed at a database that already holds keys."""
+
+
+class ReleaseError(MemfixError):
+    """A release step that may not run: a bad or stale version, a committed golden."""

@@ -20,12 +20,20 @@ from pathlib import Path
 
 import pytest
 
+from memfix.goldens import find_goldens
+from memfix.schemas import parse_version
 from memfix.servers import default_spec
 from tests.test_record_verify import REPO
 
 pytestmark = pytest.mark.slow
 
-ALL = frozenset({"1.0", "1.1", "1.2", "1.3", "1.4"})
+#: Every committed golden: each holds the records of every earlier release too.
+ALL = frozenset(g.version for g in find_goldens(REPO / "golden"))
+
+
+def since(version: str) -> frozenset[str]:
+    """The goldens that hold records of ``version`` (it and every later one)."""
+    return frozenset(v for v in ALL if parse_version(v) >= parse_version(version))
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,8 @@ MUTATIONS = [
     Mutation(
         "drop-the-1.0-decoder",
         "memfix/schemas/__init__.py",
-        '    "1.0": v1_0,\n',
-        "",
+        "    for (major, minor), name in sorted(found):\n",
+        "    for (major, minor), name in sorted(found)[1:]:\n",
         ALL,  # every golden holds 1.0 records
     ),
     Mutation(
@@ -50,14 +58,14 @@ MUTATIONS = [
         "memfix/schemas/v1_1.py",
         "    timestamp: float\n",
         "    timestamp: int\n",
-        ALL - {"1.0"},
+        since("1.1"),
     ),
     Mutation(
         "rename-a-field-on-the-wire",
         "memfix/schemas/v1_3.py",
         "    content: str\n",
         '    content: str = msgspec.field(name="text")\n',
-        frozenset({"1.3", "1.4"}),
+        since("1.3"),
     ),
     Mutation(
         "change-the-timestamp-unit",
@@ -92,7 +100,17 @@ MUTATIONS = [
         "memfix/schemas/v1_4.py",
         "    assistant = 2\n",
         "    assistant = 5\n",
-        frozenset({"1.4"}),
+        since("1.4"),
+    ),
+    Mutation(
+        # msgspec reads array_like records by position: a field inserted mid-struct
+        # shifts every later value (`memfix check` names it: array-like-insert).
+        "insert-a-field-mid-array-like-record",
+        "memfix/schemas/v1_4.py",
+        "    metadata: dict[str, Any] = {}\n    name: str | None = None\n",
+        "    metadata: dict[str, Any] = {}\n    summary: str | None = None\n"
+        "    name: str | None = None\n",
+        since("1.4"),
     ),
     Mutation(
         "harmless-refactor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -27,10 +28,67 @@ ONE_OF_EACH = {
 
 
 def test_every_released_version_is_registered_in_order() -> None:
-    assert list(schemas.RELEASED) == ["1.0", "1.1", "1.2", "1.3", "1.4"]
-    assert schemas.CURRENT_VERSION == "1.4"
+    """Discovered from the v<major>_<minor>.py files: the newest one is current."""
+    on_disk = sorted(
+        (schemas.parse_version(p.stem[1:].replace("_", ".")), p.stem)
+        for p in Path(schemas.__file__).parent.glob("v*_*.py")
+    )
+    assert [m.__name__.rsplit(".", 1)[1] for m in schemas.RELEASED.values()] == [
+        stem for _, stem in on_disk
+    ]
+    assert list(schemas.RELEASED)[:5] == ["1.0", "1.1", "1.2", "1.3", "1.4"]  # history
+    assert list(schemas.RELEASED)[-1] == schemas.CURRENT_VERSION
     for version, module in schemas.RELEASED.items():
         assert version == module.VERSION
+
+
+@pytest.mark.parametrize(
+    "bad", ["1", "1.04", "01.4", "1.4.0", "\u0661.\u0664", "1.4\n", " 1.4", "v1.4"]
+)
+def test_parse_version_refuses_what_is_not_major_minor(bad: str) -> None:
+    with pytest.raises(ValueError, match="is not a schema version"):
+        schemas.parse_version(bad)
+
+
+def test_current_constants_derive_from_the_newest_module() -> None:
+    """The fast path's header, role table and Message mapping follow the newest Record."""
+    raw = schemas.encode_message(Message("tool", "x", 1.0, name="f", tool_call_id="c"))
+    assert schemas._CURRENT_PREFIX is not None and raw.startswith(schemas._CURRENT_PREFIX)
+    assert schemas._CURRENT_PREFIX == b"\x99\xa31.4"  # 1.4: 9-element array, tag "1.4"
+    assert schemas.unmapped_fields() == []  # every Message field is stored
+
+
+def test_record_prefix_and_unmapped_fields_can_fail() -> None:
+    class Wide(msgspec.Struct, array_like=True, tag="2.10"):
+        a: int
+        b: int = 0
+        c: int = 0
+        d: int = 0
+        e: int = 0
+        f: int = 0
+        g: int = 0
+        h: int = 0
+        i: int = 0
+        j: int = 0
+        k: int = 0
+        m: int = 0
+        n: int = 0
+        o: int = 0
+        p: int = 0
+
+    prefix = schemas._record_prefix(Wide)
+    assert prefix == b"\xdc\x00\x10\xa42.10"  # 16 elements need the array16 header
+    assert msgspec.msgpack.encode(Wide(1)).startswith(prefix)
+
+    class Compact(msgspec.Struct, array_like=True, tag="2.0", omit_defaults=True):
+        a: int = 0
+
+    class Json(msgspec.Struct, tag_field="v", tag="2.0"):
+        a: int = 0
+
+    assert schemas._record_prefix(Compact) is None and schemas._record_prefix(Json) is None
+    assert schemas.unmapped_fields(v1_3.Record) == []
+    assert schemas.unmapped_fields(v1_2.Record) == ["name", "tool_calls", "tool_call_id"]
 
 
 @pytest.mark.parametrize("version", list(ONE_OF_EACH))
@@ -90,8 +148,8 @@ def test_1_4_records_are_smaller_than_1_0_json() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (b'{"v":"9.9","role":"user"}', "schema version 9.9 is not one this code knows"),
-        (b"\x93\xa39.9\x01\x02", "schema version 9.9 is not one this code knows"),
+        (b'{"v":"0.9","role":"user"}', "schema version 0.9 is not one this code knows"),
+        (b"\x93\xa30.9\x01\x02", "schema version 0.9 is not one this code knows"),
         (b'{"v":"1.2","role":"user","content":"x","ts_ms":"soon"}', "Expected `int`, got `str`"),
         (b"\x92\xa31.4\x01", "Expected `array` of at least length 5"),
         (b"plain text", "no released schema version matches"),
@@ -131,7 +189,7 @@ def test_a_session_spanning_all_versions_loads_in_order() -> None:
 
 def test_released_modules_are_independent_of_the_current_model() -> None:
     """Frozen modules must not import memfix.model: editing the model must not change them."""
-    for module in (v1_0, v1_1, v1_2, v1_3, v1_4):
+    for module in schemas.RELEASED.values():
         assert not any(
             getattr(obj, "__module__", "") == "memfix.model" for obj in vars(module).values()
         ), module.__name__

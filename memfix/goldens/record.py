@@ -11,7 +11,7 @@ from pathlib import Path
 
 import memfix
 from memfix import schemas
-from memfix.errors import GoldenError
+from memfix.errors import GoldenError, MemfixError
 from memfix.goldens.dump import (
     Entry,
     ListEntry,
@@ -39,6 +39,7 @@ def record(
     spec: ServerSpec | None = None,
     fresh: bool = False,
     progress: Progress | None = None,
+    replace_unreleased: bool = False,
 ) -> Golden:
     """Record ``root/<version>/`` from the current code and return it.
 
@@ -46,21 +47,19 @@ def record(
     loads on every newer server), restores the previous golden's data unless
     ``fresh``, runs the scenario, and writes ``dump.rdb``, ``dump.json``,
     ``schema.json`` and ``manifest.json`` into a temporary directory that is
-    renamed into place only when complete.
+    renamed into place only when complete. ``replace_unreleased`` re-records an
+    existing golden that no git commit holds (see :func:`memfix.release.committed_in_git`).
     """
     say = progress or (lambda _: None)
     parse_version(version)
     if version != schemas.CURRENT_VERSION:
         raise GoldenError(
             f"cannot record {version}: this code writes schema {schemas.CURRENT_VERSION} "
-            "(release a new version in memfix/schemas first; see docs/releasing.md)"
+            f"(start a release with `memfix schema new {version}`; see docs/releasing.md)"
         )
     target = root / version
     if target.exists():
-        raise GoldenError(
-            f"{target} already exists: released goldens are immutable; "
-            "record a new schema version instead"
-        )
+        _check_replaceable(target, replace_unreleased)
     previous = None
     if not fresh:
         earlier = [g for g in find_goldens(root) if g.sort_key < parse_version(version)]
@@ -83,9 +82,44 @@ def record(
             description=" ".join((run_scenario.__doc__ or "").split()),
         )
         say("dumping the keyspace")
-        golden = write_golden(server, target, scenario=scenario)
+        replaced = _move_aside(target) if target.exists() else None
+        try:
+            golden = write_golden(server, target, scenario=scenario)
+        except BaseException:
+            if replaced is not None:
+                replaced.rename(target)
+            raise
+        if replaced is not None:
+            shutil.rmtree(replaced)
     say(f"wrote {target}")
     return golden
+
+
+def _check_replaceable(target: Path, replace_unreleased: bool) -> None:
+    """An existing golden may be re-recorded only when asked and never committed."""
+    from memfix.release import committed_in_git
+
+    if replace_unreleased:
+        if committed_in_git(target):
+            raise GoldenError(
+                f"{target} is committed in git: a released golden is never re-recorded; "
+                "release a new schema version instead"
+            )
+        return
+    hint = "record a new schema version instead"
+    try:
+        if not committed_in_git(target):
+            hint = "it is not committed yet: re-record it with --replace-unreleased"
+    except MemfixError:
+        pass
+    raise GoldenError(f"{target} already exists: released goldens are immutable; {hint}")
+
+
+def _move_aside(target: Path) -> Path:
+    aside = Path(tempfile.mkdtemp(prefix=f".replaced-{target.name}-", dir=target.parent))
+    aside.rmdir()
+    target.rename(aside)
+    return aside
 
 
 def write_golden(server: Server, target: Path, *, scenario: ScenarioInfo) -> Golden:

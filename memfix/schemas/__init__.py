@@ -6,9 +6,12 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
   that is never edited after release. It defines ``VERSION``, a ``Record``
   struct, ``decode(bytes) -> Record`` and ``encode(Record) -> bytes``; every
   version after 1.0 also defines ``upcast(previous.Record) -> Record``.
-- This registry (which *is* edited at each release) knows the order of the
-  versions, how to tell a stored record's version from its first bytes, and
-  how the newest ``Record`` maps to the current :class:`memfix.Message`.
+  ``memfix schema new X.Y`` writes the next one (:mod:`memfix.release`).
+- This registry is *not* edited at a release: it discovers the modules, and
+  derives from the newest one everything that depends on the current version
+  (``CURRENT_VERSION``, the one-call fast path's header bytes, the role table,
+  the newest ``Record`` <-> :class:`memfix.Message` mapping). It also knows how
+  to tell a stored record's version from its first bytes.
 - Reading dispatches on the record's version and upcasts step by step to the
   current version, so a 1.0 record keeps loading in every later release.
 - Never pickle, never eval: records are JSON or msgpack decoded by msgspec
@@ -17,39 +20,77 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import get_args
+from typing import Any, get_args
 
 import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message, Role, ToolCall
-from memfix.schemas import v1_0, v1_1, v1_2, v1_3, v1_4
 
 __all__ = [
     "CURRENT_VERSION",
     "RELEASED",
+    "decode_as",
     "decode_record",
     "decode_records",
     "detect_version",
     "encode_message",
     "json_schema",
+    "message_encoder",
+    "parse_version",
 ]
 
-#: Released wire versions, oldest first. Append only.
-RELEASED: dict[str, ModuleType] = {
-    "1.0": v1_0,
-    "1.1": v1_1,
-    "1.2": v1_2,
-    "1.3": v1_3,
-    "1.4": v1_4,
-}
+#: ``MAJOR.MINOR``, ASCII digits, no leading zeros.
+_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
+_MODULE = re.compile(r"v(0|[1-9][0-9]*)_(0|[1-9][0-9]*)")
 
-#: The version this code writes.
-CURRENT_VERSION = "1.4"
+
+def parse_version(version: str) -> tuple[int, int]:
+    """``"1.4"`` -> ``(1, 4)``; ``ValueError`` (one line) for anything else."""
+    match = _VERSION.fullmatch(version)
+    if match is None:
+        raise ValueError(
+            f"{version!r} is not a schema version (MAJOR.MINOR, ASCII digits, no leading zeros)"
+        )
+    return int(match[1]), int(match[2])
+
+
+def _discover() -> dict[str, ModuleType]:
+    """Every ``v<major>_<minor>.py`` module of this package, oldest first.
+
+    Discovery, not a hand-kept list: releasing a version is adding its module
+    (``memfix schema new X.Y``); nothing else in this registry is edited.
+    """
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        match = _MODULE.fullmatch(info.name)
+        if match:
+            found.append(((int(match[1]), int(match[2])), info.name))
+    modules: dict[str, ModuleType] = {}
+    for (major, minor), name in sorted(found):
+        module = importlib.import_module(f"{__name__}.{name}")
+        expected = f"{major}.{minor}"
+        if module.VERSION != expected:  # noqa: SIM300
+            raise ImportError(f"{module.__file__}: VERSION is {module.VERSION!r}, not {expected}")
+        modules[module.VERSION] = module
+    return modules
+
+
+#: Released wire versions, oldest first (discovered from the modules).
+RELEASED: dict[str, ModuleType] = _discover()
+
+#: The version this code writes: the newest module.
+CURRENT_VERSION = next(reversed(RELEASED))
 _chain = list(RELEASED)
-_current = RELEASED[CURRENT_VERSION]
+#: The newest module. Its ``Record`` maps to ``Message`` below; the nested
+#: ``Role`` (an int enum) and ``ToolCall`` types are looked up on it, so a
+#: version made by ``memfix schema new`` (which re-exports them) needs no edit here.
+_latest: Any = RELEASED[CURRENT_VERSION]
 #: For each version, the upcasts that take its records to the current version.
 _upcasts = {
     version: [RELEASED[later].upcast for later in _chain[i + 1 :]]
@@ -138,7 +179,8 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
     in one msgspec call; anything else goes record by record. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
-    if raws and all(raw.startswith(_CURRENT_PREFIX) for raw in raws):
+    prefix = _CURRENT_PREFIX
+    if raws and prefix is not None and all(raw.startswith(prefix) for raw in raws):
         try:
             records = _current_many.decode(_msgpack_array(raws))
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -156,13 +198,13 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
 
 def _msgpack_array(items: Sequence[bytes]) -> bytes:
     """Concatenated msgpack values behind an array header: one decode call for all."""
-    n = len(items)
-    header = (
-        bytes([0x90 | n])
-        if n < 16
-        else (b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big"))
-    )
-    return header + b"".join(items)
+    return _msgpack_array_header(len(items)) + b"".join(items)
+
+
+def _msgpack_array_header(n: int) -> bytes:
+    if n < 16:
+        return bytes([0x90 | n])
+    return b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big")
 
 
 def encode_message(message: Message) -> bytes:
@@ -173,7 +215,7 @@ def encode_message(message: Message) -> bytes:
     """
     if message.role not in _ROLES:
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
-    encoded: bytes = _current.encode(_from_message(message))
+    encoded: bytes = _latest.encode(_from_message(message))
     return encoded
 
 
@@ -182,19 +224,71 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
     return msgspec.json.schema(RELEASED[version].Record)
 
 
-# -- current version <-> Message: edited at each release ---------------------
+# -- current version <-> Message ---------------------------------------------
+#
+# Derived from the newest module, never edited at a release. The hand-written
+# mapping covers the fields whose wire form differs from the model (role as an
+# int enum, integer milliseconds, nested tool calls); any other field that the
+# newest Record and Message share by name (a release's new optional field) is
+# copied as is, so adding one needs no edit here.
+
+_MAPPED = frozenset(
+    {
+        *("role", "content", "timestamp", "ts_ms", "metadata"),
+        *("id", "name", "tool_calls", "tool_call_id"),
+    }
+)
+#: Fields the newest Record and Message share beyond the mapped ones.
+_SHARED: tuple[str, ...] = tuple(
+    f
+    for f in Message.__struct_fields__
+    if f in _latest.Record.__struct_fields__ and f not in _MAPPED
+)
 
 
-#: 1.4 records start with a 9-element msgpack array header and the tag "1.4".
-_CURRENT_PREFIX = b"\x99\xa31.4"
-_current_many = msgspec.msgpack.Decoder(list[v1_4.Record])
-_ROLE_NAMES = {role.value: role.name for role in v1_4.Role}  # wire value -> Role literal
+def unmapped_fields(record: type[msgspec.Struct] | None = None) -> list[str]:
+    """Message fields the current Record cannot store (a release forgot one).
+
+    A non-empty answer means messages would lose that field on write; the test
+    suite asserts it is empty.
+    """
+    fields = (record or _latest.Record).__struct_fields__
+    return [
+        f
+        for f in Message.__struct_fields__
+        if f not in fields and not (f == "timestamp" and "ts_ms" in fields)
+    ]
 
 
-def _to_message(record: v1_4.Record) -> Message:
+def _record_prefix(record: type[msgspec.Struct]) -> bytes | None:
+    """The leading bytes every msgpack encoding of ``record`` shares, or ``None``.
+
+    An ``array_like`` struct with a string tag encodes as an array of
+    (1 + its field count) elements whose first is the tag; ``omit_defaults``
+    would make the length vary, so no fixed prefix then.
+    """
+    info = msgspec.inspect.type_info(record)
+    if not (
+        isinstance(info, msgspec.inspect.StructType)
+        and info.array_like
+        and isinstance(info.tag, str)
+        and not record.__struct_config__.omit_defaults
+    ):
+        return None
+    return _msgpack_array_header(len(info.fields) + 1) + msgspec.msgpack.encode(info.tag)
+
+
+#: Every current record starts with these bytes (for 1.4: ``0x99 0xa3 "1.4"``);
+#: ``None`` when the newest layout has no fixed prefix (no one-call fast path).
+_CURRENT_PREFIX = _record_prefix(_latest.Record)
+_current_many = msgspec.msgpack.Decoder(list[_latest.Record])
+_ROLE_NAMES = {role.value: role.name for role in _latest.Role}  # wire value -> Role literal
+
+
+def _to_message(record: Any) -> Message:
     # Positional, in Message's field order: this runs once per message read.
-    return Message(
-        _ROLE_NAMES[record.role],  # type: ignore[arg-type]  # names are Role literals
+    message = Message(
+        _ROLE_NAMES[record.role],
         record.content,
         record.ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
         record.metadata,
@@ -205,18 +299,97 @@ def _to_message(record: v1_4.Record) -> Message:
         else [],
         record.tool_call_id,
     )
+    if _SHARED:
+        message = msgspec.structs.replace(message, **{f: getattr(record, f) for f in _SHARED})
+    return message
 
 
-def _from_message(message: Message) -> v1_4.Record:
-    return v1_4.Record(
+_Record, _RoleEnum, _ToolCallRecord = _latest.Record, _latest.Role, _latest.ToolCall
+
+
+def _from_message(message: Message) -> Any:
+    record = _Record(
         id=message.id,
-        role=v1_4.Role[message.role],
+        role=_RoleEnum[message.role],
         content=message.content,
         ts_ms=round(message.timestamp * 1000),
         metadata=message.metadata,
         name=message.name,
         tool_calls=[
-            v1_4.ToolCall(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
+            _ToolCallRecord(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
         ],
         tool_call_id=message.tool_call_id,
     )
+    if _SHARED:
+        record = msgspec.structs.replace(record, **{f: getattr(message, f) for f in _SHARED})
+    return record
+
+
+# -- older versions: what a previous release reads, and pinned writes ---------------
+
+
+def decode_as(raw: bytes, reader: str) -> msgspec.Struct:
+    """Decode ``raw`` as release ``reader``'s code did: only the versions up to
+    ``reader`` exist, upcast to ``reader``'s Record (the rollback question).
+
+    Raises :class:`SchemaError` when that release could not read the record.
+    """
+    known = _chain[: _chain.index(reader) + 1]
+    version = detect_version(raw)
+    if version is None or version not in known:
+        raise SchemaError(
+            f"release {reader} reads versions {known[0]}..{reader} only",
+            raw,
+            version=version,
+        )
+    try:
+        record = RELEASED[version].decode(raw)
+        for later in known[known.index(version) + 1 :]:
+            record = RELEASED[later].upcast(record)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise SchemaError(str(exc), raw, version=version) from None
+    return record  # type: ignore[no-any-return]
+
+
+def message_encoder(version: str | None = None) -> Callable[[Message], bytes]:
+    """The function that stores a Message as ``version`` (default: the current one).
+
+    An older version is written by downcasting the current Record step by step
+    (:mod:`memfix.schemas.downcast`); a message it cannot represent losslessly
+    raises ``ValueError`` naming the field, before anything is written.
+    """
+    if version is None or version == CURRENT_VERSION:
+        return encode_message
+    if version not in RELEASED:
+        raise ValueError(
+            f"write_version {version!r} is not a released schema version "
+            f"(released: {', '.join(RELEASED)})"
+        )
+    from memfix.schemas.downcast import downcaster, lost_fields
+
+    down = downcaster(CURRENT_VERSION, version)
+    module = RELEASED[version]
+    back = _chain[_chain.index(version) + 1 :]
+
+    def encode(message: Message) -> bytes:
+        if message.role not in _ROLES:
+            raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
+        current = _from_message(message)
+        encoded: bytes = module.encode(down(current))
+        # Read it back as the new code will and compare: what the old version
+        # cannot hold (a field, a role, a nested value) must not be dropped silently.
+        try:
+            record = module.decode(encoded)
+            for later in back:
+                record = RELEASED[later].upcast(record)
+            lost = lost_fields(current, record)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            lost = [str(exc)]
+        if lost:
+            raise ValueError(
+                f"message {message.id}: schema {version} cannot represent it losslessly "
+                f"({', '.join(lost)}); write it with {CURRENT_VERSION} or drop the field"
+            )
+        return encoded
+
+    return encode

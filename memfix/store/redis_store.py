@@ -56,6 +56,10 @@ class RedisMemoryStore(MemoryStore):
     session's ids in a companion set (``{session:<id>:messages}:ids``, same
     cluster hash slot) and skips an id it has seen, so a retried append after
     a timeout never stores a message twice. The set expires with the session.
+
+    ``write_version`` pins the schema version written (default: the current
+    one); reads always accept every released version. A message the pinned
+    version cannot hold losslessly raises ``ValueError`` before any write.
     """
 
     def __init__(
@@ -65,7 +69,11 @@ class RedisMemoryStore(MemoryStore):
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         keys: KeyLayout | None = None,
+        write_version: str | None = None,
     ) -> None:
+        # Two-phase release: read every released version, write a pinned older
+        # one until no process of the previous release remains (docs/releasing.md).
+        self._encode = schemas.message_encoder(write_version)
         if isinstance(client, str):
             self._client: redis.Redis = redis.Redis.from_url(client)
             self._owns_client = True
@@ -107,7 +115,7 @@ class RedisMemoryStore(MemoryStore):
             return
         args: list[str | bytes | int] = [*self._append_options]
         for m in msgs:
-            args += [m.id or "", schemas.encode_message(m)]
+            args += [m.id or "", self._encode(m)]
         self._run(self._append, self._keys(session_id), args)
 
     def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
@@ -169,7 +177,7 @@ class RedisMemoryStore(MemoryStore):
         args: list[str | bytes | int] = [
             keep_last,
             count,
-            schemas.encode_message(summary),
+            self._encode(summary),
             self._ttl_ms,
         ]
         if isinstance(seen, History):
