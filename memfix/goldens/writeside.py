@@ -194,7 +194,11 @@ def check_write_side(
             lines += dump_differences(golden.dump, written, raw=byte_stable)
             client.flushdb()
             restore_dump(golden.dump, client)
-            before = read(client)  # the golden, read by the same (current) code
+            try:
+                before = read(client)  # the golden, read by the same (current) code
+            except MemfixError as exc:
+                what = f"the current code cannot read golden {golden.version}"
+                raise _Stop(f"{what}: {exc}") from None
             if now is not None:
                 lines += session_differences(before, now, theirs="the golden")
     except _Stop as stop:
