@@ -1,10 +1,16 @@
 """Proof that the golden tests catch what memfix exists to catch.
 
 Each case copies the package, goldens and snapshots to a temporary place,
-applies one change, runs the golden regression test against the copy on one
-real server, and checks which golden versions fail. Known-breaking changes
-must fail exactly the goldens whose data they break; a harmless refactor
-must fail nothing.
+applies one change, and runs against the copy, on one real server, each layer:
+
+- ``goldens``: the golden regression test (``tests/test_goldens.py``);
+- ``writeside``: the write-side golden check of the current version;
+- ``foreign``: memfix's readers on foreign shapes, and its writer round-tripping them;
+- ``meaning``: each golden's view against its committed snapshot (what
+  ``memfix verify`` checks once wired), and ``verify``: today's ``memfix verify``.
+
+Known-breaking changes must fail exactly the goldens whose data they break and
+the layers named for them; a harmless refactor must fail nothing anywhere.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ class Mutation:
     old: str
     new: str
     caught_in: frozenset[str]  # golden versions that must fail (empty: none may)
+    # The write-side check and the foreign-shape tests read with the current code too,
+    # so a reader break fails them as well where their data holds what it breaks.
+    writeside: bool = False  # the write-side check must fail (else it must pass)
+    foreign: bool = False  # the foreign-shape tests must fail (else they must pass)
 
 
 MUTATIONS = [
@@ -52,6 +62,8 @@ MUTATIONS = [
         "    for (major, minor), name in sorted(found):\n",
         "    for (major, minor), name in sorted(found)[1:]:\n",
         ALL,  # every golden holds 1.0 records
+        writeside=True,
+        foreign=True,
     ),
     Mutation(
         "break-the-1.1-decoder",
@@ -59,6 +71,8 @@ MUTATIONS = [
         "    timestamp: float\n",
         "    timestamp: int\n",
         since("1.1"),
+        writeside=True,
+        foreign=True,
     ),
     Mutation(
         "rename-a-field-on-the-wire",
@@ -66,6 +80,7 @@ MUTATIONS = [
         "    content: str\n",
         '    content: str = msgspec.field(name="text")\n',
         since("1.3"),
+        writeside=True,
     ),
     Mutation(
         "change-the-timestamp-unit",
@@ -73,6 +88,7 @@ MUTATIONS = [
         "record.ts_ms / 1000,  # timestamp",
         "record.ts_ms,  # timestamp",
         ALL,
+        foreign=True,
     ),
     Mutation(
         "change-the-key-prefix",
@@ -80,6 +96,8 @@ MUTATIONS = [
         'prefix: str = "session"',
         'prefix: str = "chat"',
         ALL,
+        writeside=True,
+        foreign=True,
     ),
     Mutation(
         "reverse-the-list-order",
@@ -87,6 +105,7 @@ MUTATIONS = [
         "messages = decode_records(key, raws, negative_index=limit is not None)",
         "messages = decode_records(key, raws[::-1], negative_index=limit is not None)",
         ALL,
+        foreign=True,
     ),
     Mutation(
         "make-an-optional-field-required",
@@ -94,6 +113,8 @@ MUTATIONS = [
         "    metadata: dict[str, Any] = {}\n",
         "    metadata: dict[str, Any]\n",
         ALL,  # 1.1 records without metadata, and the 1.0 -> 1.1 upcast
+        writeside=True,
+        foreign=True,
     ),
     Mutation(
         "change-an-enum-value",
@@ -101,6 +122,7 @@ MUTATIONS = [
         "    assistant = 2\n",
         "    assistant = 5\n",
         since("1.4"),
+        writeside=True,
     ),
     Mutation(
         # msgspec reads array_like records by position: a field inserted mid-struct
@@ -111,6 +133,7 @@ MUTATIONS = [
         "    metadata: dict[str, Any] = {}\n    summary: str | None = None\n"
         "    name: str | None = None\n",
         since("1.4"),
+        writeside=True,
     ),
     Mutation(
         "harmless-refactor",
@@ -119,17 +142,129 @@ MUTATIONS = [
         "_release_order",
         frozenset(),
     ),
+    Mutation(
+        "harmless-writer-refactor",
+        "memfix/schemas/__init__.py",
+        "_from_message",
+        "_record_of",
+        frozenset(),
+    ),
+    # -- what the goldens alone cannot see (issue 13) --------------------------------
+    Mutation(
+        "writer-pickles-messages",  # the seed incident: readers unchanged
+        "memfix/schemas/__init__.py",
+        "    encoded: bytes = _latest.encode(_from_message(message))",
+        '    encoded: bytes = __import__("pickle").dumps(msgspec.to_builtins(message))',
+        frozenset(),
+        writeside=True,
+        foreign=True,
+    ),
+    Mutation(
+        "writer-normalises-nfc",
+        "memfix/schemas/__init__.py",
+        "        content=message.content,",
+        '        content=__import__("unicodedata").normalize("NFC", message.content),',
+        frozenset(),
+        writeside=True,
+        foreign=True,
+    ),
+    Mutation(
+        "writer-strips-whitespace",  # the 1.4 scenario has no edge whitespace to lose
+        "memfix/schemas/__init__.py",
+        "        content=message.content,",
+        "        content=message.content.strip(),",
+        frozenset(),
+        foreign=True,
+    ),
+    Mutation(
+        "writer-truncates-at-64k",
+        "memfix/schemas/__init__.py",
+        "        content=message.content,",
+        "        content=message.content[:65535],",
+        frozenset(),
+        writeside=True,
+        foreign=True,
+    ),
+    Mutation(
+        "companion-key-renamed",
+        "memfix/store/redis_store.py",
+        'self.keys.companion(session_id, "ids")',
+        'self.keys.companion(session_id, "seen")',
+        frozenset(),
+        writeside=True,
+    ),
+    Mutation(
+        "ttl-dropped-on-the-id-set",
+        "memfix/store/_lua.py",
+        "  redis.call('PEXPIRE', KEYS[2], ttl)\nend\nreturn #fresh",
+        "end\nreturn #fresh",
+        frozenset(),
+        writeside=True,
+    ),
+    Mutation(
+        "reader-ignores-a-late-version-tag",
+        "memfix/schemas/__init__.py",
+        """        if b'"v"' in head:""",
+        """        if head.startswith(b'{"v"'):""",
+        frozenset(),
+        foreign=True,
+    ),
+    Mutation(
+        "reader-splits-session-keys-on-colons",
+        "memfix/store/keys.py",
+        "            return key[len(self._head) : len(key) - len(self._tail)]",
+        '            return key.split(":")[1]',
+        frozenset(),
+        foreign=True,
+    ),
+    Mutation(
+        "reader-drops-metadata",  # decodes fine: today's verify cannot see it
+        "memfix/schemas/__init__.py",
+        "        record.metadata,\n        record.id,",
+        "        {},\n        record.id,",
+        ALL - {"1.0"},
+        foreign=True,
+    ),
 ]
+
+LAYER_TESTS = {
+    "goldens": ["tests/test_goldens.py"],
+    "writeside": [
+        "tests/test_writeside.py::test_the_current_writer_reproduces_its_committed_golden"
+    ],
+    "foreign": [
+        "tests/test_foreign.py::test_memfix_reads_every_foreign_shape_unchanged",
+        "tests/test_foreign.py::test_memfix_writer_round_trips_every_foreign_shape",
+    ],
+    "meaning": ["tests/test_meaning.py::test_committed_goldens_mean_what_their_snapshots_say"],
+}
+LAYERS = ("goldens", "writeside", "foreign", "meaning", "verify")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    failed_goldens: set[str]
+    caught: dict[str, bool]  # layer -> failed
+    output: str
+
 
 FAILED = re.compile(r"^FAILED \S+\[(\d+\.\d+)-(?:rdb|json)-[^\]]+\]", re.MULTILINE)
 
 
-def run_mutated(mutation: Mutation, workdir: Path) -> tuple[set[str], str]:
+def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
     copy = workdir / mutation.name
     shutil.copytree(REPO / "memfix", copy / "memfix", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "golden", copy / "golden")
     (copy / "tests").mkdir()
-    for name in ("__init__.py", "test_goldens.py"):
+    for name in (
+        "__init__.py",
+        "conftest.py",
+        "test_goldens.py",
+        "test_record_verify.py",
+        "test_writeside.py",
+        "test_foreign.py",
+        "test_meaning.py",
+    ):
         shutil.copy(REPO / "tests" / name, copy / "tests" / name)
     shutil.copytree(REPO / "tests" / "__snapshots__", copy / "tests" / "__snapshots__")
     shutil.copy(REPO / "pyproject.toml", copy / "pyproject.toml")
@@ -149,31 +284,54 @@ def run_mutated(mutation: Mutation, workdir: Path) -> tuple[set[str], str]:
         timeout=60,
     )
     assert which.stdout.strip().startswith(str(copy)), "the copy must shadow the installed package"
+    server = default_spec().id
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "pytest",
-            "tests/test_goldens.py",
+            *[t for tests in LAYER_TESTS.values() for t in tests],
             "-q",
             "-rf",
             "-p",
             "no:cacheprovider",
             "--memfix-server",
-            default_spec().id,
+            server,
         ],
         cwd=copy,
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        timeout=240,
+        timeout=300,
     )
-    return set(FAILED.findall(proc.stdout)), proc.stdout + proc.stderr
+    verify = subprocess.run(
+        [
+            *(sys.executable, "-m", "memfix.cli", "verify", "-q"),
+            *("--goldens", "golden", "--server", server),
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    failed_files = set(re.findall(r"^FAILED (tests/test_\w+\.py)", proc.stdout, re.MULTILINE))
+    caught = {
+        layer: any(t.split("::")[0] in failed_files for t in tests)
+        for layer, tests in LAYER_TESTS.items()
+    }
+    caught["verify"] = verify.returncode != 0
+    return Outcome(
+        set(FAILED.findall(proc.stdout)),
+        caught,
+        proc.stdout + proc.stderr + verify.stdout + verify.stderr,
+    )
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[set[str], str]]:
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     workdir = tmp_path_factory.mktemp("mutations")
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = pool.map(lambda m: run_mutated(m, workdir), MUTATIONS)
@@ -182,13 +340,44 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[set[st
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
 def test_golden_suite_flags_exactly_the_broken_goldens(
-    mutation: Mutation, outcomes: dict[str, tuple[set[str], str]]
+    mutation: Mutation, outcomes: dict[str, Outcome]
 ) -> None:
-    failed, output = outcomes[mutation.name]
-    assert failed == set(mutation.caught_in), output[-3000:]
+    outcome = outcomes[mutation.name]
+    output = outcome.output
+    assert outcome.failed_goldens == set(mutation.caught_in), output[-3000:]
     if mutation.caught_in:
         # The failure explains itself: the golden version is named in a short message
         # or a snapshot diff, not only in a traceback.
         assert "no longer loads with the current code" in output or "snapshot" in output
-    else:
-        assert re.search(r"\b\d+ passed\b", output) and " failed" not in output
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
+def test_each_layer_catches_its_class_of_change(
+    mutation: Mutation, outcomes: dict[str, Outcome]
+) -> None:
+    caught = outcomes[mutation.name].caught
+    expected = {
+        "goldens": bool(mutation.caught_in),
+        "writeside": mutation.writeside,
+        "foreign": mutation.foreign,
+        "meaning": bool(mutation.caught_in),  # the same comparison as the goldens, per golden
+    }
+    assert {k: caught[k] for k in expected} == expected, outcomes[mutation.name].output[-3000:]
+    if not (mutation.caught_in or mutation.writeside or mutation.foreign):
+        assert not any(caught.values()), outcomes[mutation.name].output[-3000:]
+
+
+def test_layer_figures(outcomes: dict[str, Outcome]) -> None:
+    """How many breaking changes each layer catches (printed for the issue note)."""
+    breaking = [m for m in MUTATIONS if m.caught_in or m.writeside or m.foreign]
+    counts = {layer: sum(outcomes[m.name].caught[layer] for m in breaking) for layer in LAYERS}
+    combined = sum(
+        any(outcomes[m.name].caught[layer] for layer in LAYERS if layer != "verify")
+        for m in breaking
+    )
+    for m in MUTATIONS:
+        row = " ".join(f"{layer}={int(outcomes[m.name].caught[layer])}" for layer in LAYERS)
+        print(f"\n{m.name:<40} {row}", end="")
+    print(f"\nof {len(breaking)} breaking changes: {counts}, all layers together: {combined}")
+    assert combined == len(breaking)
+    assert counts["goldens"] < len(breaking)  # what the goldens alone miss is why the layers exist

@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ __all__ = [
     "StreamItem",
     "StringEntry",
     "ZSetEntry",
+    "dump_keys",
     "dump_keyspace",
     "encode_dump",
     "key_text",
@@ -151,7 +152,12 @@ class KeyspaceDump(msgspec.Struct, forbid_unknown_fields=True):
 
 def dump_keyspace(client: redis.Redis) -> KeyspaceDump:
     """Read the whole selected database of ``client`` into a :class:`KeyspaceDump`."""
-    keys = sorted(set(client.scan_iter(count=_CHUNK)))
+    return dump_keys(client, client.scan_iter(count=_CHUNK))
+
+
+def dump_keys(client: redis.Redis, keys: Iterable[bytes]) -> KeyspaceDump:
+    """Read the given keys (read commands only: TYPE, PTTL, GET, LRANGE, ...)."""
+    keys = sorted(set(keys))
     entries: list[Entry] = []
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]

@@ -1,0 +1,101 @@
+"""Meaning in verify: a golden's view against the snapshot pytest commits for it.
+
+Today's ``verify_golden`` fails only when a record does not decode; these tests
+show a change of what old data *means* (a field silently dropped, a value
+shifted) passing it, and caught by the comparison with the snapshot, one line
+per session naming the first differing message index and field.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from memfix import schemas
+from memfix.errors import GoldenError
+from memfix.goldens import find_goldens, golden_view, verify_golden
+from memfix.goldens.meaning import check_meaning, compare_with_snapshot, snapshot_file
+from memfix.goldens.restore import RestoreMode, restored_server
+from memfix.servers import default_spec
+from tests.test_record_verify import REPO
+
+GOLDENS = {g.version: g for g in find_goldens(REPO / "golden")}
+SNAPSHOTS = REPO / "tests" / "__snapshots__" / "test_goldens"
+
+
+@pytest.fixture(scope="module")
+def view_1_3() -> dict[str, Any]:
+    with restored_server(GOLDENS["1.3"], default_spec(), RestoreMode.JSON) as server:
+        return golden_view(server.client)
+
+
+@pytest.mark.parametrize("version", list(GOLDENS))
+def test_committed_goldens_mean_what_their_snapshots_say(version: str) -> None:
+    result = check_meaning(GOLDENS[version], SNAPSHOTS)
+    assert result.ok, "\n".join(result.lines)
+    assert result.sessions > 20
+    assert result.summary().startswith(f"{result.sessions} sessions mean what {version}.json")
+
+
+def assert_metadata_dropped(lines: tuple[str, ...]) -> None:
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "session 'v1.1-metadata': message 1 field 'metadata' is gone (the snapshot has "
+        "{'cached': False, 'latency_ms': 835,"
+    )
+
+
+def test_a_dropped_field_is_reported_by_session_index_and_field(view_1_3: dict[str, Any]) -> None:
+    view = copy.deepcopy(view_1_3)
+    for message in view["sessions"]["v1.1-metadata"]:
+        message.pop("metadata", None)
+    result = compare_with_snapshot(view, snapshot_file(SNAPSHOTS, "1.3"))
+    assert_metadata_dropped(result.lines)
+
+
+def test_a_shifted_value_is_reported(view_1_3: dict[str, Any]) -> None:
+    view = copy.deepcopy(view_1_3)
+    for message in view["sessions"]["v1.2-retried"]:
+        message["timestamp"] = round(message["timestamp"] + 3600, 3)
+    view["sessions"]["timeline"] = view["sessions"]["timeline"][1:]
+    result = compare_with_snapshot(view, snapshot_file(SNAPSHOTS, "1.3"))
+    assert len(result.lines) == 2, result.lines
+    timeline, retried = result.lines
+    assert timeline.startswith("session 'timeline': message 0 field 'content' differs at char 11")
+    assert retried.startswith("session 'v1.2-retried': message 0 field 'timestamp' is now 17")
+    assert "where the snapshot has 17" in retried
+
+
+def test_a_reader_change_of_meaning_passes_todays_verify_but_not_the_meaning_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The current reader drops metadata: every record still decodes."""
+    to_message = schemas._to_message
+
+    def forgetful(record: Any) -> Any:
+        return msgspec.structs.replace(to_message(record), metadata={})
+
+    monkeypatch.setattr(schemas, "_to_message", forgetful)
+    golden = GOLDENS["1.1"]
+    rows = verify_golden(golden, [default_spec()])
+    assert not any(r.failed for r in rows)  # the gap this closes
+    result = check_meaning(golden, SNAPSHOTS)
+    assert_metadata_dropped(result.lines)
+    assert not result.ok and "1 change(s) against" in result.summary()
+
+
+def test_a_missing_or_empty_snapshot_is_an_error(tmp_path: Path, view_1_3: dict[str, Any]) -> None:
+    with pytest.raises(GoldenError, match=r"1\.3\.json: no snapshot to compare with"):
+        compare_with_snapshot(view_1_3, snapshot_file(tmp_path, "1.3"))
+    empty = tmp_path / "1.3.json"
+    empty.write_text(json.dumps({"format": "memfix-view/1", "keyspace": {}, "sessions": {}}))
+    with pytest.raises(GoldenError, match="holds no session"):
+        compare_with_snapshot(view_1_3, empty)
+    empty.write_text("[1, 2")
+    with pytest.raises(GoldenError, match="cannot read snapshot"):
+        compare_with_snapshot(view_1_3, empty)
