@@ -1,4 +1,4 @@
-"""What the peer-store test modules share: one server kind, the report file."""
+"""What the figure-producing test modules share: the peers' server, the report file."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ from memfix.testing.durability import (  # noqa: E402
     verify_data_dir,
 )
 from memfix.testing.factory import FactoryFor, RedisStoreFactory, StoreFactory  # noqa: E402
+from memfix.testing.fleet import FleetResult, run_mixed_fleet  # noqa: E402
 from memfix.testing.invariants import (  # noqa: E402
     CheckResult,
     check_history,
@@ -57,6 +58,7 @@ from memfix.testing.invariants import (  # noqa: E402
     tag,
     tags_of,
 )
+from memfix.testing.releases import ReleaseStore, ReleaseStoreFactory, pinned_store  # noqa: E402
 
 __all__ = [
     "ALL_FIELDS",
@@ -67,8 +69,11 @@ __all__ = [
     "CrashResult",
     "DurabilityContract",
     "FactoryFor",
+    "FleetResult",
     "MemoryStoreContract",
     "RedisStoreFactory",
+    "ReleaseStore",
+    "ReleaseStoreFactory",
     "StoreFactory",
     "StoreOnServer",
     "UpgradeResult",
@@ -79,12 +84,14 @@ __all__ = [
     "check_window",
     "fit_workload",
     "need",
+    "pinned_store",
     "project",
     "record_data_dir",
     "redis_store_on",
     "run_batch_atomicity",
     "run_concurrency",
     "run_crash_cycles",
+    "run_mixed_fleet",
     "summarize",
     "tag",
     "tags_of",

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 _JOIN_TIMEOUT = 120.0
+#: After the deadline, how long in-flight calls get to return before the run gives up.
+_GRACE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Workload:
     compactors_share_sessions: bool = False
     #: How compactors pass what they read: ``"history"``, ``"count"`` or ``None`` (no seen).
     seen: Literal["history", "count"] | None = "history"
+    #: Writers still running then stop and report it as an error (a store that
+    #: slows down under contention fails the run instead of stalling CI).
+    deadline_s: float = 60.0
 
 
 def fit_workload(w: Workload, caps: Capabilities) -> tuple[Workload, list[str]]:
@@ -147,13 +152,19 @@ class ConcurrencyResult:
         )
 
 
-def _write(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report) -> None:
+def _write(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report, stop: Any) -> None:
     rng = random.Random(actor.seed)
     windowed = actor.kind == "window"
     store = factory(ttl=w.ttl, max_messages=w.window if windowed else None)
     try:
         seq = 0
         while seq < actor.count:
+            if stop.is_set():  # only before the writers are done: the deadline passed
+                report.errors.append(
+                    f"{actor.name}: unfinished at the {w.deadline_s:.0f}s deadline "
+                    f"({seq} of {actor.count} written)"
+                )
+                break
             sid = actor.sessions[seq % len(actor.sessions)]
             if actor.kind == "batch":
                 n = min(rng.randint(1, w.batch_max), actor.count - seq)
@@ -198,7 +209,7 @@ def _run_actor(actor: _Actor, factory: StoreFactory, w: Workload, stop: Any, out
         if actor.kind == "compact":
             _compact(actor, factory, w, report, stop)
         else:
-            _write(actor, factory, w, report)
+            _write(actor, factory, w, report, stop)
     except Exception as exc:
         report.errors.append(f"{actor.name}: {type(exc).__name__}: {exc}")
     out.put(report)
@@ -282,14 +293,17 @@ def run_concurrency(
 
     reports: list[_Report] = []
     writers = sum(1 for a in actors if a.kind != "compact")
-    deadline = time.monotonic() + _JOIN_TIMEOUT
+    deadline = started + w.deadline_s
     try:
         while len(reports) < len(actors):
             try:
                 reports.append(out.get(timeout=0.5))
             except queue.Empty:
                 dead = [p for p in children if p.exitcode not in (None, 0)]
-                if dead or time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
+                    stop.set()
+                if dead or now > deadline + _GRACE_S:
                     codes = ", ".join(f"{p.name} exit {p.exitcode}" for p in dead)
                     raise RuntimeError(
                         f"only {len(reports)} of {len(actors)} actors reported"
@@ -305,7 +319,7 @@ def run_concurrency(
                 stop.set()
     finally:
         stop.set()
-        local.join()
+        local.join(_GRACE_S)
         for p in children:
             p.join(timeout=10)
             if p.is_alive():

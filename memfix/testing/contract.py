@@ -64,7 +64,7 @@ class MemoryStoreContract:
     :meth:`report` receives every measured run with the test's id.
     """
 
-    concurrency_workload = Workload(messages_per_writer=60)
+    concurrency_workload = Workload(messages_per_writer=60, deadline_s=30.0)
     concurrency_processes = 2
     atomicity_batches = 30
     #: Test name -> the defect it shows in this store: run as a strict expected

@@ -76,11 +76,14 @@ class LlamaIndexStore(MemoryStore):
         self.append_messages(session_id, [msg])
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        added = 0
         for m in msgs:
             self.store.add_message(session_id, to_llama(m))
+            added += 1
         if self.max_messages is not None:
+            # Drop as many oldest as were added (at most): what a user writes.
             excess = len(self.store.get_messages(session_id)) - self.max_messages
-            for _ in range(max(0, excess)):
+            for _ in range(min(added, excess)):
                 self.store.delete_message(session_id, 0)
 
     def get_history(self, session_id: str, limit: int | None = 100) -> list[Message]:
