@@ -7,40 +7,30 @@ the checkers themselves are exercised on hand-made histories.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import msgspec
 import pytest
 import redis
 
-from memfix import MemoryStore, Message
+from memfix import MemoryStore, Message, RedisMemoryStore
 from memfix.servers import Server, ServerSpec
 from memfix.testing import (
-    ConcurrencyResult,
     RedisStoreFactory,
     Workload,
     check_history,
     check_window,
+    run_batch_atomicity,
     run_concurrency,
     summarize,
     tag,
 )
+from tests.peers import write_report
 from tests.test_contract import server_params
 
 FULL = Workload(sessions=2, appenders=4, batchers=2, compactors=2, window_writers=2,
                 messages_per_writer=300)  # fmt: skip
-
-
-def report(name: str, result: ConcurrencyResult) -> None:
-    """Append the counts to $MEMFIX_REPORT (JSON lines) for the issue note."""
-    path = os.environ.get("MEMFIX_REPORT")
-    if path:
-        row = {"test": name, **asdict(result)}
-        with open(path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
 
 
 @pytest.fixture(params=server_params(heavy=True))
@@ -52,7 +42,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
 
 def test_processes_and_threads_race_on_shared_sessions(server: Server) -> None:
     result = run_concurrency(RedisStoreFactory(server.url), FULL, processes=3, prefix="full")
-    report(f"concurrency[{server.spec.id}]", result)
+    write_report(f"concurrency[{server.spec.id}]", result)
     assert result.ok, result.describe()
     assert result.processes == 3 and result.writers == 8
     assert result.messages == 8 * 300
@@ -146,3 +136,34 @@ def test_check_window_allows_only_the_oldest_to_go() -> None:
     assert r.lost == 1 and r.lost_sample == ["a.4"]
     short = [m("a.4"), m("a.5")]  # b.3 dropped although the window had room
     assert check_window(short, acked, 5).lost == 3
+
+
+# -- batch atomicity ----------------------------------------------------------------
+
+
+class OneByOneBatchStore(RedisMemoryStore):
+    """A batch written one message per round trip, as langchain and llama-index do."""
+
+    def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        for m in msgs:
+            self.append_message(session_id, m)
+
+
+@dataclass(frozen=True)
+class OneByOneFactory:
+    url: str
+
+    def __call__(self, *, ttl: float | None = None, max_messages: int | None = None) -> MemoryStore:
+        return OneByOneBatchStore(self.url, ttl=ttl, max_messages=max_messages)
+
+
+def test_atomic_batches_are_never_split(server: Server) -> None:
+    result = run_batch_atomicity(RedisStoreFactory(server.url), batches=30)
+    assert result.ok and result.split == 0 and result.singles > 0, result.describe()
+
+
+def test_the_batch_check_catches_a_batch_written_one_message_at_a_time(server: Server) -> None:
+    """Proof the check can fail: nothing is lost or reordered, yet turns are split."""
+    result = run_batch_atomicity(OneByOneFactory(server.url), batches=30)
+    assert result.check.ok and result.singles > 0, result.describe()
+    assert result.split > 0 and not result.ok, result.describe()

@@ -7,11 +7,8 @@ every newer server, and the downgrades that cannot work must be refused.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -26,12 +23,12 @@ from memfix.servers import (
     discover,
 )
 from memfix.testing import (
-    CrashResult,
     DurabilityContract,
     check_data_dir,
     record_data_dir,
     verify_data_dir,
 )
+from tests.peers import write_report
 from tests.test_contract import server_params
 
 LOCAL = discover(docker=False)
@@ -46,11 +43,8 @@ class TestRedisDurability(DurabilityContract):
         spec: ServerSpec = request.param
         return lambda persistence: spec.start(persistence=persistence)
 
-    def report(self, result: CrashResult) -> None:
-        path = os.environ.get("MEMFIX_REPORT")
-        if path:
-            with open(path, "a") as fh:
-                fh.write(json.dumps({"test": "crash", **asdict(result)}) + "\n")
+    def report(self, test: str, result: object) -> None:
+        write_report(test, result)
 
 
 # -- upgrades ------------------------------------------------------------------------

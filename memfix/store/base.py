@@ -61,14 +61,18 @@ class MemoryStore(ABC):
         """Replace all but the last ``keep_last`` messages by ``summary``.
 
         When ``summary`` was computed from a history you read earlier, pass
-        that history (``seen=history``, as ``get_history(sid, limit=None)``
-        returned it): exactly its ``len(history) - keep_last`` oldest messages
-        are replaced, so messages appended meanwhile are kept, never folded
-        into a summary that does not mention them. If the head moved since
-        (another compaction, a window trim) it raises ``CompactionConflict``:
-        re-read and retry. ``seen=<int>`` checks only the length, which is
-        enough with one compactor per session and no window.
-        Returns how many messages were replaced.
+        that history (``seen=history``, the very object
+        ``get_history(sid, limit=None)`` returned): exactly its
+        ``len(history) - keep_last`` oldest messages are replaced, so messages
+        appended meanwhile are kept, never folded into a summary that does
+        not mention them. If the head moved since (another compaction, a
+        window trim) it raises ``CompactionConflict``: re-read and retry.
+        A store may refuse a copy or slice of the history with ``TypeError``
+        (only what it returned can prove the head is unchanged).
+        ``seen=<int>`` checks only the length, which is enough with one
+        compactor per session and no window. Which forms a store accepts is
+        declared in ``memfix.testing.Capabilities.seen`` (``RedisMemoryStore``:
+        both). Returns how many messages were replaced.
         """
 
     @abstractmethod

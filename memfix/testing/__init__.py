@@ -1,6 +1,8 @@
 """A durability and concurrency regression suite any ``MemoryStore`` can reuse.
 
-For pytest, subclass the contracts and provide one fixture::
+For pytest, subclass the contracts and provide one fixture (a factory may
+declare its :class:`Capabilities`; tests of what it does not declare are
+skipped with the capability named)::
 
     from memfix.testing import MemoryStoreContract, RedisStoreFactory
 
@@ -21,10 +23,24 @@ import pytest
 # as they would in a test module (must run before the module is imported).
 pytest.register_assert_rewrite("memfix.testing.contract")
 
-from memfix.testing.concurrency import ConcurrencyResult, Workload, run_concurrency  # noqa: E402
-from memfix.testing.contract import DurabilityContract, MemoryStoreContract  # noqa: E402
+from memfix.testing.capabilities import (  # noqa: E402
+    ALL_FIELDS,
+    Capabilities,
+    capabilities_of,
+    project,
+)
+from memfix.testing.concurrency import (  # noqa: E402
+    BatchAtomicityResult,
+    ConcurrencyResult,
+    Workload,
+    fit_workload,
+    run_batch_atomicity,
+    run_concurrency,
+)
+from memfix.testing.contract import DurabilityContract, MemoryStoreContract, need  # noqa: E402
 from memfix.testing.durability import (  # noqa: E402
     CrashResult,
+    StoreOnServer,
     UpgradeResult,
     check_data_dir,
     record_data_dir,
@@ -32,7 +48,8 @@ from memfix.testing.durability import (  # noqa: E402
     run_crash_cycles,
     verify_data_dir,
 )
-from memfix.testing.factory import RedisStoreFactory, StoreFactory  # noqa: E402
+from memfix.testing.factory import FactoryFor, RedisStoreFactory, StoreFactory  # noqa: E402
+from memfix.testing.fleet import FleetResult, run_mixed_fleet  # noqa: E402
 from memfix.testing.invariants import (  # noqa: E402
     CheckResult,
     check_history,
@@ -41,24 +58,40 @@ from memfix.testing.invariants import (  # noqa: E402
     tag,
     tags_of,
 )
+from memfix.testing.releases import ReleaseStore, ReleaseStoreFactory, pinned_store  # noqa: E402
 
 __all__ = [
+    "ALL_FIELDS",
+    "BatchAtomicityResult",
+    "Capabilities",
     "CheckResult",
     "ConcurrencyResult",
     "CrashResult",
     "DurabilityContract",
+    "FactoryFor",
+    "FleetResult",
     "MemoryStoreContract",
     "RedisStoreFactory",
+    "ReleaseStore",
+    "ReleaseStoreFactory",
     "StoreFactory",
+    "StoreOnServer",
     "UpgradeResult",
     "Workload",
+    "capabilities_of",
     "check_data_dir",
     "check_history",
     "check_window",
+    "fit_workload",
+    "need",
+    "pinned_store",
+    "project",
     "record_data_dir",
     "redis_store_on",
+    "run_batch_atomicity",
     "run_concurrency",
     "run_crash_cycles",
+    "run_mixed_fleet",
     "summarize",
     "tag",
     "tags_of",

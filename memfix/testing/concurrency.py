@@ -8,6 +8,7 @@ processes each open their own connections, as separate app instances do.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import queue
 import random
@@ -18,12 +19,22 @@ from typing import Any, Literal
 
 from memfix.errors import CompactionConflict
 from memfix.model import Message
+from memfix.testing.capabilities import Capabilities, capabilities_of
 from memfix.testing.factory import StoreFactory
 from memfix.testing.invariants import CheckResult, check_history, check_window, summarize, tag
 
-__all__ = ["ConcurrencyResult", "Workload", "run_concurrency"]
+__all__ = [
+    "BatchAtomicityResult",
+    "ConcurrencyResult",
+    "Workload",
+    "fit_workload",
+    "run_batch_atomicity",
+    "run_concurrency",
+]
 
 _JOIN_TIMEOUT = 120.0
+#: After the deadline, how long in-flight calls get to return before the run gives up.
+_GRACE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,42 @@ class Workload:
     window: int = 30
     ttl: float | None = 300.0
     compactors_share_sessions: bool = False
+    #: How compactors pass what they read: ``"history"``, ``"count"`` or ``None`` (no seen).
+    seen: Literal["history", "count"] | None = "history"
+    #: Writers still running then stop and report it as an error (a store that
+    #: slows down under contention fails the run instead of stalling CI).
+    deadline_s: float = 60.0
+
+
+def fit_workload(w: Workload, caps: Capabilities) -> tuple[Workload, list[str]]:
+    """``w`` without the parts ``caps`` does not claim, and the capabilities left out.
+
+    Each part goes alone: a store with a TTL but no window keeps its TTL
+    coverage; one without atomic compaction still races appends and batches.
+    """
+    changes: dict[str, Any] = {}
+    skipped: list[str] = []
+
+    def drop(capability: str, **change: Any) -> None:
+        changes.update(change)
+        skipped.append(capability)
+
+    if w.ttl is not None and not caps.ttl:
+        drop("ttl", ttl=None)
+    if w.window_writers and not caps.window:
+        drop("window", window_writers=0)
+    if w.compactors:
+        seen = w.seen if w.seen in caps.seen else min(caps.seen, default=None)
+        if not caps.atomic_compaction:
+            drop("atomic_compaction", compactors=0)
+        elif seen is None:
+            drop("seen", compactors=0)
+        elif seen == "count" and w.compactors_share_sessions:
+            # A count cannot tell another compaction's moved head from appends.
+            drop("seen:history", compactors=0)
+        else:
+            changes["seen"] = seen
+    return dataclasses.replace(w, **changes), skipped
 
 
 @dataclass(frozen=True)
@@ -86,6 +133,8 @@ class ConcurrencyResult:
     conflicts: int
     seconds: float
     errors: list[str] = field(default_factory=list)
+    #: Capabilities the store does not claim, whose part of the workload did not run.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -98,17 +147,24 @@ class ConcurrencyResult:
             f"{self.compactions} compactions replacing {self.replaced} "
             f"({self.conflicts} conflicts), {self.seconds:.2f}s; "
             f"shared: {self.check.describe()}; window: {self.window.describe()}"
+            + (f"; not run (undeclared): {', '.join(self.skipped)}" if self.skipped else "")
             + (f"; errors: {self.errors[:3]}" if self.errors else "")
         )
 
 
-def _write(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report) -> None:
+def _write(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report, stop: Any) -> None:
     rng = random.Random(actor.seed)
     windowed = actor.kind == "window"
     store = factory(ttl=w.ttl, max_messages=w.window if windowed else None)
     try:
         seq = 0
         while seq < actor.count:
+            if stop.is_set():  # only before the writers are done: the deadline passed
+                report.errors.append(
+                    f"{actor.name}: unfinished at the {w.deadline_s:.0f}s deadline "
+                    f"({seq} of {actor.count} written)"
+                )
+                break
             sid = actor.sessions[seq % len(actor.sessions)]
             if actor.kind == "batch":
                 n = min(rng.randint(1, w.batch_max), actor.count - seq)
@@ -133,8 +189,9 @@ def _compact(actor: _Actor, factory: StoreFactory, w: Workload, report: _Report,
                 if len(history) < w.compact_at:
                     continue
                 head = history[: len(history) - w.keep_last]
+                seen = history if w.seen == "history" else len(history)
                 try:
-                    n = store.compact(sid, w.keep_last, summarize(head), seen=history)
+                    n = store.compact(sid, w.keep_last, summarize(head), seen=seen)
                 except CompactionConflict:
                     report.conflicts += 1
                     continue
@@ -152,7 +209,7 @@ def _run_actor(actor: _Actor, factory: StoreFactory, w: Workload, stop: Any, out
         if actor.kind == "compact":
             _compact(actor, factory, w, report, stop)
         else:
-            _write(actor, factory, w, report)
+            _write(actor, factory, w, report, stop)
     except Exception as exc:
         report.errors.append(f"{actor.name}: {type(exc).__name__}: {exc}")
     out.put(report)
@@ -198,15 +255,19 @@ def run_concurrency(
     processes: int = 2,
     prefix: str = "cc",
     start_method: Literal["spawn", "forkserver"] = "spawn",
+    capabilities: Capabilities | None = None,
 ) -> ConcurrencyResult:
     """Race the workload's actors, then check every session.
 
     Actors are dealt round-robin to the main process and ``processes`` child
     processes (``0``: threads only); each runs its actors as threads, so
     threads and processes race at once. ``factory`` must be picklable when
-    ``processes > 0``.
+    ``processes > 0``. Parts of the workload the store does not claim
+    (``capabilities``, by default :func:`capabilities_of` the factory) are
+    left out and listed in ``skipped``.
     """
-    w = workload or Workload()
+    caps = capabilities or capabilities_of(factory)
+    w, skipped = fit_workload(workload or Workload(), caps)
     actors, shared, windows = _plan(w, prefix)
     ctx = (
         multiprocessing.get_context("forkserver")
@@ -232,14 +293,17 @@ def run_concurrency(
 
     reports: list[_Report] = []
     writers = sum(1 for a in actors if a.kind != "compact")
-    deadline = time.monotonic() + _JOIN_TIMEOUT
+    deadline = started + w.deadline_s
     try:
         while len(reports) < len(actors):
             try:
                 reports.append(out.get(timeout=0.5))
             except queue.Empty:
                 dead = [p for p in children if p.exitcode not in (None, 0)]
-                if dead or time.monotonic() > deadline:
+                now = time.monotonic()
+                if now > deadline:
+                    stop.set()
+                if dead or now > deadline + _GRACE_S:
                     codes = ", ".join(f"{p.name} exit {p.exitcode}" for p in dead)
                     raise RuntimeError(
                         f"only {len(reports)} of {len(actors)} actors reported"
@@ -255,7 +319,7 @@ def run_concurrency(
                 stop.set()
     finally:
         stop.set()
-        local.join()
+        local.join(_GRACE_S)
         for p in children:
             p.join(timeout=10)
             if p.is_alive():
@@ -291,4 +355,123 @@ def run_concurrency(
         conflicts=sum(r.conflicts for r in reports),
         seconds=seconds,
         errors=[e for r in reports for e in r.errors],
+        skipped=skipped,
+    )
+
+
+# -- batch atomicity -------------------------------------------------------------
+
+
+@dataclass
+class BatchAtomicityResult:
+    """Batches written while single appends raced them on the same session.
+
+    ``split``: batches found with another message inside them, or only
+    partly present (``append_messages`` was not one atomic step).
+    """
+
+    batches: int
+    batch_size: int
+    singles: int
+    split: int
+    split_sample: list[list[str]]
+    check: CheckResult
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.split == 0 and self.check.ok and self.batches > 0
+
+    def describe(self) -> str:
+        sample = f" (e.g. {self.split_sample[0]})" if self.split_sample else ""
+        return (
+            f"{self.split} of {self.batches} batches of {self.batch_size} split{sample}, "
+            f"{self.singles} single appends raced them, {self.seconds:.2f}s; "
+            f"{self.check.describe()}"
+        )
+
+
+def run_batch_atomicity(
+    factory: StoreFactory,
+    *,
+    batches: int = 30,
+    batch_size: int = 5,
+    single_writers: int = 1,
+    session: str = "atomicity",
+) -> BatchAtomicityResult:
+    """One thread appends ``batches`` batches while ``single_writers`` threads append
+    one message at a time to the same session, until the batches are done.
+
+    An atomic batch is found contiguous (its tags next to each other, in
+    order); a store that writes a batch one message per round trip lets the
+    single writers land inside it. Threads only: the race is between round
+    trips, and threads on one machine hit it as well as processes.
+    """
+    done = threading.Event()
+    acked: list[str] = []
+    written: list[list[str]] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def batcher() -> None:
+        store = factory()
+        try:
+            for b in range(batches):
+                tags = [tag("batch", b * batch_size + i) for i in range(batch_size)]
+                store.append_messages(session, [Message("user", t, 1.0) for t in tags])
+                with lock:
+                    written.append(tags)
+                    acked.extend(tags)
+        except Exception as exc:
+            errors.append(f"batcher: {type(exc).__name__}: {exc}")
+        finally:
+            done.set()
+            store.close()
+
+    def single(name: str) -> None:
+        store = factory()
+        try:
+            seq = 0
+            while not done.is_set():
+                store.append_message(session, Message("assistant", tag(name, seq), 1.0))
+                with lock:
+                    acked.append(tag(name, seq))
+                seq += 1
+        except Exception as exc:
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+        finally:
+            store.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=single, args=(f"one{i}",)) for i in range(single_writers)]
+    threads.append(threading.Thread(target=batcher))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(_JOIN_TIMEOUT)
+    seconds = time.monotonic() - started
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError(f"batch atomicity run failed: {errors or 'a writer hung'}")
+    store = factory()
+    try:
+        history = store.get_history(session, limit=None)
+    finally:
+        store.close()
+    found = [m.content for m in history]
+    position = {t: i for i, t in enumerate(found)}
+    split = [
+        tags
+        for tags in written
+        if [position.get(t) for t in tags]
+        != list(range(position.get(tags[0], -1), position.get(tags[0], -1) + len(tags)))
+        or tags[0] not in position
+    ]
+    return BatchAtomicityResult(
+        batches=len(written),
+        batch_size=batch_size,
+        singles=len(acked) - len(written) * batch_size,
+        split=len(split),
+        split_sample=split[:3],
+        check=check_history(history, acked),
+        seconds=seconds,
     )

@@ -7,21 +7,24 @@ the factory travels to them by pickling: a module-level class or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from memfix.store.base import MemoryStore
 from memfix.store.redis_store import RedisMemoryStore
+from memfix.testing.capabilities import Capabilities
 
-__all__ = ["RedisStoreFactory", "StoreFactory"]
+__all__ = ["FactoryFor", "RedisStoreFactory", "StoreFactory"]
 
 
 class StoreFactory(Protocol):
     """Returns a new store on the same backend each call.
 
-    ``ttl`` (seconds, sliding) and ``max_messages`` (window) are the optional
-    store features the suite exercises; a factory whose store lacks one raises
-    ``NotImplementedError`` and the tests that need it are skipped.
+    ``ttl`` (seconds) and ``max_messages`` (window) are the optional store
+    features the suite exercises. Declare what the stores support as a
+    ``capabilities`` attribute (:class:`Capabilities`); a factory without one
+    is probed, and one that raises ``NotImplementedError`` for an option lacks it.
     """
 
     def __call__(
@@ -29,11 +32,18 @@ class StoreFactory(Protocol):
     ) -> MemoryStore: ...
 
 
+#: Builds a factory for a server URL (``RedisStoreFactory`` itself is one): how
+#: helpers that start their own servers get stores of your kind.
+FactoryFor = Callable[[str], StoreFactory]
+
+
 @dataclass(frozen=True)
 class RedisStoreFactory:
     """A picklable factory of :class:`RedisMemoryStore` on one server URL."""
 
     url: str
+    #: RedisMemoryStore claims the whole contract.
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __call__(
         self, *, ttl: float | None = None, max_messages: int | None = None
