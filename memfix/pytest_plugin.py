@@ -97,7 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # syrupy warns that such a name does not contain the test name.
     config.addinivalue_line(
         "filterwarnings",
-        r"ignore:(?s).*Can not relate snapshot name '([\w-]+-)?\d+\.\d+':UserWarning",
+        r"ignore:(?s).*Can not relate snapshot (name|location) "
+        r"'([^']*/)?([\w-]+-)?\d+\.\d+(\.json)?':UserWarning",
     )
     if _explicit(config):
         _session(config)  # a bad --memfix-* choice is a usage error, before collection

@@ -40,7 +40,7 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_de
     ``set`` and ``format_name`` are absent from goldens recorded before golden sets,
     which belong to the default set ``memfix`` of format ``memfix``."""
 
-    format: str = MANIFEST_FORMAT
+    format: str  # always written (MANIFEST_FORMAT): omit_defaults must not drop it
     golden_set: str | None = msgspec.field(default=None, name="set")
     format_name: str | None = None
     memfix_version: str

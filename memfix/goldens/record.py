@@ -30,7 +30,14 @@ from memfix.goldens.case import count_records
 from memfix.goldens.dump import dump_keyspace, encode_dump, key_text, restore_dump
 from memfix.goldens.golden import DEFAULT_SET, GOLDEN_FILES, Golden, find_goldens
 from memfix.goldens.jsonfile import encode_canonical
-from memfix.goldens.manifest import Counts, Manifest, ScenarioInfo, ServerInfo, sha256_file
+from memfix.goldens.manifest import (
+    MANIFEST_FORMAT,
+    Counts,
+    Manifest,
+    ScenarioInfo,
+    ServerInfo,
+    sha256_file,
+)
 from memfix.goldens.view import build_view
 from memfix.servers import Server, ServerSpec, default_spec, rdb_header
 
@@ -178,6 +185,7 @@ def write_golden(
             (staging / "schema.json").write_bytes(encode_canonical(schema))
         spec = server.spec
         manifest = Manifest(
+            format=MANIFEST_FORMAT,
             golden_set=None if golden_set == DEFAULT_SET else golden_set,
             format_name=None if fmt.name == "memfix" else fmt.name,
             memfix_version=memfix.__version__,
