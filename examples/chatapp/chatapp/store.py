@@ -6,7 +6,8 @@ Each user's conversation is one Redis list, ``chat:{user}``, of JSON messages.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import redis
 
@@ -28,12 +29,18 @@ class ChatMemory:
         return f"{KEY_PREFIX}{user}"
 
     def append(self, user: str, msg: ChatMessage) -> None:
-        self.client.rpush(self._key(user), json.dumps(asdict(msg)))
+        # 0.2: integer milliseconds are smaller than float seconds in JSON.
+        record = {"role": msg.role, "content": msg.content, "ts_ms": round(msg.timestamp * 1000)}
+        self.client.rpush(self._key(user), json.dumps(record))
 
     def history(self, user: str, limit: int = 100) -> list[ChatMessage]:
         raws = self.client.lrange(self._key(user), -limit, -1)
-        return [ChatMessage(**json.loads(raw)) for raw in raws]
+        return [_load(json.loads(raw)) for raw in raws]
 
     def users(self) -> list[str]:
         keys = self.client.scan_iter(match=f"{KEY_PREFIX}*")
         return sorted(k.decode()[len(KEY_PREFIX) :] for k in keys)
+
+
+def _load(d: dict[str, Any]) -> ChatMessage:
+    return ChatMessage(role=d["role"], content=d["content"], timestamp=d.get("ts_ms", 0) / 1000)
