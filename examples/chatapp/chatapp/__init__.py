@@ -1,3 +1,3 @@
 """chatapp: an LLM chat app that keeps each user's conversation in Redis."""
 
-__version__ = "0.2"
+__version__ = "0.3"

@@ -43,4 +43,6 @@ class ChatMemory:
 
 
 def _load(d: dict[str, Any]) -> ChatMessage:
-    return ChatMessage(role=d["role"], content=d["content"], timestamp=d.get("ts_ms", 0) / 1000)
+    # 0.3: records written before 0.2 hold float seconds under "timestamp".
+    timestamp = d["ts_ms"] / 1000 if "ts_ms" in d else d["timestamp"]
+    return ChatMessage(role=d["role"], content=d["content"], timestamp=timestamp)
