@@ -162,11 +162,26 @@ def _load(config: pytest.Config) -> _Session:
     return _Session(sets, specs, ServerPool(), cases)
 
 
+_PROBLEM = pytest.StashKey[str]()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "memfix_golden" not in metafunc.fixturenames:
         return
-    cases = _session(metafunc.config).cases
+    try:
+        cases = _session(metafunc.config).cases
+    except pytest.UsageError as exc:
+        # Raised here it would be a collection error with a traceback; raised
+        # after collection it is pytest's own one-line usage error.
+        metafunc.config.stash[_PROBLEM] = str(exc)
+        cases = []
     metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    problem = config.stash.get(_PROBLEM, None)
+    if problem is not None:
+        raise pytest.UsageError(problem)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -211,10 +211,24 @@ class RestoredCase:
                 raise case.fail(
                     f"the current code reads {len(view.sessions)} sessions / {view.messages} "
                     f"messages, the golden holds {counts.sessions} / {counts.messages} "
-                    "(records skipped or lost on read?)"
+                    f"(records skipped or lost on read?{_short_lists(view, self.dump)})"
                 )
             self._view = view
         return self._view
+
+
+def _short_lists(view: GoldenView, dump: KeyspaceDump) -> str:
+    """A hint naming list keys that hold more records than their session was read with
+    (a session maps to the one list key equal to it or holding it between colons)."""
+    lists = {key_text(e.key): len(e.value) for e in dump.keys if isinstance(e, ListEntry)}
+    hints = []
+    for sid, messages in view.sessions.items():
+        keys = [k for k in lists if k == sid or sid in k.split(":")]
+        if len(keys) == 1 and lists[keys[0]] > len(messages):
+            hints.append(f"{keys[0][:80]!r} holds {lists[keys[0]]}, read {len(messages)}")
+    if not hints:
+        return ""
+    return " " + "; ".join(hints[:3]) + (f" (+{len(hints) - 3} more)" if len(hints) > 3 else "")
 
 
 @contextmanager
