@@ -71,7 +71,9 @@ def _golden_set(set_name: str | None, goldens_dir: Path | None) -> GoldenSet:
     project = load_config(Path.cwd())
     if goldens_dir is not None:
         project = project.with_root(set_name, goldens_dir)
-    return project.choose(set_name)
+    chosen = project.choose(set_name)
+    chosen.format  # noqa: B018 - a misconfigured format is the first thing to report
+    return chosen
 
 
 def _progress(quiet: bool) -> Callable[[str], None]:
@@ -203,6 +205,8 @@ def verify(
     chosen = [project.choose(set_name)] if set_name or goldens_dir else list(project.sets)
     if versions and len(chosen) > 1:
         chosen = [project.choose(None)]  # versions belong to one set: ask which
+    for s in chosen:
+        s.format  # noqa: B018 - a misconfigured format is the first thing to report
     selected = [(s, s.select(versions)) for s in chosen]
     specs = choose_servers(servers, every=all_servers)
     say = _progress(quiet)

@@ -142,6 +142,8 @@ def _check_golden(golden: Golden, fmt: Format) -> None:
             f"{golden.rdb_path}: header {header}, the manifest says {m.server.rdb_header[:20]!r}"
         )
     dump = golden.dump
+    if not dump.keys:
+        raise GoldenError(f"{golden.json_path}: holds no keys (a golden of nothing cannot fail)")
     if m.counts.keys != len(dump.keys):
         raise GoldenError(
             f"{manifest}: says {m.counts.keys} keys, dump.json holds {len(dump.keys)}"
