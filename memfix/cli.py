@@ -375,6 +375,35 @@ def restore(
 
 
 @main.command()
+@click.option("--set", "set_name", metavar="NAME", help="Golden set name (default: the package).")
+@click.option("--package", metavar="NAME", help="Your import package (default: found).")
+@click.option(
+    "--prefix", default="chat:", show_default=True, help="Key prefix of the placeholder format."
+)
+def init(set_name: str | None, package: str | None, prefix: str) -> None:
+    """Set up memfix in this project: [tool.memfix], a format module, the golden test.
+
+    Never overwrites a file; prints what it wrote and the next steps.
+    """
+    from memfix.scaffold import init_project
+
+    result = init_project(Path.cwd(), set_name=set_name, package=package, prefix=prefix)
+    for path in result.written:
+        click.echo(f"wrote {path.relative_to(Path.cwd())}")
+    for note in result.kept:
+        click.echo(f"kept  {note}")
+    module = result.format_ref.split(":")[0].replace(".", "/") + ".py"
+    click.echo(
+        "\nnext steps:\n"
+        f"  1. in {module}, call your store's write code in write_scenario and its read code\n"
+        "     in read_sessions (the placeholder only shows the shape)\n"
+        "  2. memfix record --version 0.1        # the golden of the data you write today\n"
+        "  3. pytest --snapshot-update           # snapshot what it loads as; review, commit\n"
+        "  4. at each release that changes stored data: bump current_version, record, pytest"
+    )
+
+
+@main.command()
 @click.option(
     "--docker/--no-docker",
     default=None,

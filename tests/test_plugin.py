@@ -100,3 +100,43 @@ def test_a_corrupt_golden_is_a_short_failure_not_an_error(pytester: pytest.Pytes
     assert "golden chat 0.2: " in out and "0.2/dump.json: sha256" in out
     for noise in ("INTERNALERROR", "Traceback", "memfix/goldens/", " error"):
         assert noise not in out, noise
+
+
+def test_init_record_pytest_in_a_fresh_project(pytester: pytest.Pytester) -> None:
+    """The adoption steps as a new user runs them: init, record, snapshot, pytest."""
+    import subprocess
+    import sys
+
+    root = pytester.path
+    (root / "pyproject.toml").write_text('[project]\nname = "my-app"\nversion = "0.1"\n')
+    (root / "my_app").mkdir()
+    (root / "my_app" / "__init__.py").write_text("")
+
+    def memfix(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "memfix.cli", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    first = memfix("init")
+    assert first.returncode == 0, first.stderr
+    assert "wrote my_app/golden_format.py" in first.stdout and "next steps:" in first.stdout
+    before = {
+        p: p.read_bytes() for p in (root / "pyproject.toml", root / "my_app/golden_format.py")
+    }
+    again = memfix("init")  # never overwrites
+    assert again.returncode == 0 and "wrote" not in again.stdout
+    assert again.stdout.count("kept ") == 3
+    assert {p: p.read_bytes() for p in before} == before
+    recorded = memfix("record", "--version", "0.1", "-q")
+    assert recorded.returncode == 0, recorded.stderr
+    assert "recorded" in recorded.stdout and "golden/my_app/0.1" in recorded.stdout
+    spec = default_spec().id
+    update = pytester.runpytest_subprocess("--snapshot-update", "--memfix-server", spec, *NO_VALKEY)
+    update.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess("--memfix-server", spec, *NO_VALKEY)
+    result.assert_outcomes(passed=2)
