@@ -57,6 +57,12 @@ BREAKS = {
         [],
         "'chat:alice-0.1' holds 5, read 4",
     ),
+    "reads-nothing": (  # e.g. a key prefix changed in the loader only
+        '        keys = self.client.scan_iter(match=f"{KEY_PREFIX}*")\n',
+        '        keys = self.client.scan_iter(match="conversation:*")\n',
+        [],
+        "the view is empty but dump.json holds 2 keys",
+    ),
 }
 
 
@@ -77,3 +83,19 @@ def test_a_broken_loader_fails_the_goldens_naming_the_key(name: str, tmp_path: P
     assert proc.stdout.count("FAILED tests/test_goldens.py") == 6  # every golden, both restores
     assert expected in proc.stdout, proc.stdout[-3000:]
     assert "Traceback" not in proc.stdout
+
+
+def test_memfix_verify_on_the_example() -> None:
+    """The CLI finds the example's set in its pyproject and checks every golden."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "memfix.cli", "verify", "-q", "--server", default_spec().id],
+        cwd=EXAMPLE,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok: 3 golden(s) verified" in proc.stdout
+    assert proc.stdout.count(" ok ") == 9  # files, json, rdb for 0.1, 0.2, 0.3

@@ -9,7 +9,6 @@ name, a manifest and a format's own declaration; parsing it once at that edge
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from memfix.errors import GoldenError
 
@@ -18,16 +17,23 @@ __all__ = ["Version"]
 _VERSION = re.compile(r"(0|[1-9][0-9]{0,8})\.(0|[1-9][0-9]{0,8})", re.ASCII)
 
 
-@dataclass(frozen=True, order=True)
-class Version:
-    """An ASCII ``MAJOR.MINOR`` version; ordered numerically."""
+class Version(str):
+    """An ASCII ``MAJOR.MINOR`` version; ordered numerically.
 
-    major: int
-    minor: int
+    A ``str`` (``Version.parse("1.4") == "1.4"``), so it prints, serialises and
+    keys dictionaries as the text it came from, but only valid text becomes one.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, text: str) -> Version:
+        if _VERSION.fullmatch(text) is None:
+            raise GoldenError(f"{text!r} is not a version")
+        return super().__new__(cls, text)
 
     @classmethod
     def parse(cls, text: object, *, where: str = "") -> Version:
-        """``"1.4"`` -> ``Version(1, 4)``; a one-line GoldenError (after ``where``) otherwise."""
+        """``"1.4"`` -> ``Version("1.4")``; a one-line GoldenError (after ``where``) otherwise."""
         if isinstance(text, Version):
             return text
         match = _VERSION.fullmatch(text) if isinstance(text, str) else None
@@ -40,12 +46,39 @@ class Version:
                 f"{prefix}{shown} is not a version (expected ASCII MAJOR.MINOR "
                 "without leading zeros, e.g. 1.4)"
             )
-        return cls(int(match[1]), int(match[2]))
+        return cls(str(text))
 
     @classmethod
     def looks_like(cls, text: str) -> bool:
         """Whether ``text`` was probably meant as a version (digits and a dot), valid or not."""
         return bool(re.search(r"\d+\s*\.\s*\d+", text))
 
-    def __str__(self) -> str:
-        return f"{self.major}.{self.minor}"
+    @property
+    def major(self) -> int:
+        return int(self.split(".")[0])
+
+    @property
+    def minor(self) -> int:
+        return int(self.split(".")[1])
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.major, self.minor
+
+    def _other(self, other: object) -> tuple[int, int]:
+        return Version.parse(other).key
+
+    def __lt__(self, other: object) -> bool:
+        return self.key < self._other(other)
+
+    def __le__(self, other: object) -> bool:
+        return self.key <= self._other(other)
+
+    def __gt__(self, other: object) -> bool:
+        return self.key > self._other(other)
+
+    def __ge__(self, other: object) -> bool:
+        return self.key >= self._other(other)
+
+    def __repr__(self) -> str:
+        return f"Version({str(self)!r})"
