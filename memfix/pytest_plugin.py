@@ -200,6 +200,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """While this test runs, the next one's rdb server is already starting."""
+    callspec = getattr(nextitem, "callspec", None)
+    if callspec is None or "memfix_golden" not in callspec.params:
+        return
+    session = item.config.stash.get(_KEY, None)
+    if session is not None:
+        from memfix.goldens.case import prefetch
+
+        prefetch(callspec.params["memfix_golden"], session.pool)
+
+
 class RestoredGolden:
     """A golden case restored into a server, read through the current code.
 

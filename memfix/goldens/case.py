@@ -37,6 +37,7 @@ __all__ = [
     "check_golden",
     "count_records",
     "golden_cases",
+    "prefetch",
     "restored_case",
 ]
 
@@ -231,6 +232,19 @@ def _short_lists(view: GoldenView, dump: KeyspaceDump) -> str:
     if not hints:
         return ""
     return " " + "; ".join(hints[:3]) + (f" (+{len(hints) - 3} more)" if len(hints) > 3 else "")
+
+
+def prefetch(case: GoldenCase, pool: ServerPool) -> None:
+    """Start an upcoming rdb case's server early, if the case will get that far."""
+    if case.mode is not RestoreMode.RDB:
+        return
+    try:
+        check_golden(case.golden, case.fmt)
+        if not case.spec.can_load(case.golden.rdb_header()):
+            return
+    except GoldenError:
+        return  # the case itself reports it
+    pool.prefetch_rdb(case.golden, case.spec)
 
 
 @contextmanager
