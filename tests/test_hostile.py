@@ -743,3 +743,11 @@ def test_a_killed_record_leaves_a_staging_directory_the_next_run_removes(tmp_pat
     assert result.exit_code == 0, result.output
     assert "left by an interrupted record" in result.output
     assert sorted(p.name for p in root.iterdir()) == [schemas.CURRENT_VERSION]
+
+
+def test_an_unreadable_golden_file(golden_root: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("running as root: every file is readable, PermissionError cannot happen")
+    (golden_root / "1.0" / "manifest.json").chmod(0)
+    code, out = run_verify(golden_root, use_subprocess=False)
+    assert_clean_failure(code, out, "manifest.json: cannot read (Permission denied)")

@@ -8,8 +8,9 @@ from typing import Any
 from memfix.formats import Format
 from memfix.goldens.dump import key_text
 from memfix.goldens.golden import Golden
-from memfix.goldens.restore import RestoreMode, restored_server
-from memfix.goldens.view import golden_view, layout_of
+from memfix.goldens.case import GoldenCase, restored_case
+from memfix.goldens.restore import RestoreMode
+from memfix.goldens.view import layout_of
 from memfix.servers import ServerSpec
 
 __all__ = ["GoldenDiff", "diff_goldens"]
@@ -45,7 +46,8 @@ class GoldenDiff:
 def diff_goldens(
     old: Golden, new: Golden, spec: ServerSpec, fmt: Format | None = None
 ) -> GoldenDiff:
-    """Compare two goldens: raw keyspace from their dumps, sessions via fresh restores."""
+    """Compare two goldens: raw keyspace from their dumps, sessions via their golden cases
+    (json restore on ``spec``), so a golden that fails its checks is reported, not diffed."""
     diff = GoldenDiff(str(old.version), str(new.version))
     a, b = layout_of(old.dump), layout_of(new.dump)
     a_raw = {key_text(e.key): e for e in old.dump.keys}
@@ -87,6 +89,10 @@ def diff_goldens(
 
 
 def _sessions(golden: Golden, spec: ServerSpec, fmt: Format | None) -> dict[str, list[Any]]:
-    with restored_server(golden, spec, RestoreMode.JSON) as server:
-        sessions: dict[str, list[Any]] = golden_view(server.client, fmt=fmt)["sessions"]
-        return sessions
+    if fmt is None:
+        from memfix.formats import resolve_format
+
+        fmt = resolve_format("memfix")
+    case = GoldenCase(golden, RestoreMode.JSON, spec, fmt)
+    with restored_case(case) as restored:
+        return restored.view().sessions
