@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memfix.formats import Format
+from memfix.goldens.case import GoldenCase, restored_case
 from memfix.goldens.dump import key_text
 from memfix.goldens.golden import Golden
-from memfix.goldens.case import GoldenCase, restored_case
 from memfix.goldens.restore import RestoreMode
 from memfix.goldens.view import layout_of
 from memfix.servers import ServerSpec
