@@ -41,7 +41,7 @@ from memfix.goldens.manifest import (
 from memfix.goldens.view import build_view
 from memfix.servers import Server, ServerSpec, default_spec, rdb_header
 
-__all__ = ["record", "scenario_info", "write_golden"]
+__all__ = ["record", "scenario_info", "scenario_server", "write_golden"]
 
 Progress = Callable[[str], None]
 _STAGING = ".record-"
@@ -89,22 +89,7 @@ def record(
                 from memfix.goldens.case import check_golden
 
                 check_golden(previous, fmt)
-        spec = spec or default_spec()
-        say(f"starting {spec.id}")
-        with spec.start() as server:
-            if previous is not None:
-                say(f"restoring golden {previous.version} ({len(previous.dump.keys)} keys)")
-                restore_dump(previous.dump, server.client)
-            say(f"scenario of {fmt.name} {wanted}")
-            try:
-                fmt.write_scenario(server.client, wanted)
-            except (GoldenError, FormatError):
-                raise
-            except Exception as exc:  # the project's writer: one line, not a traceback
-                raise GoldenError(
-                    f"format {fmt.name!r}: write_scenario({wanted}) raised "
-                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
-                ) from None
+        with scenario_server(fmt, wanted, previous, spec or default_spec(), say) as server:
             scenario = scenario_info(fmt, wanted, previous)
             say("dumping the keyspace")
             golden = write_golden(
@@ -112,6 +97,36 @@ def record(
             )
     say(f"wrote {target}")
     return golden
+
+
+@contextlib.contextmanager
+def scenario_server(
+    fmt: Format,
+    version: Version,
+    previous: Golden | None,
+    spec: ServerSpec,
+    progress: Progress | None = None,
+) -> Iterator[Server]:
+    """A fresh server holding ``previous``'s data plus ``fmt``'s scenario of ``version``,
+    written by the current code: what ``record`` freezes, and what a write-side check
+    compares with the committed golden of the same version."""
+    say = progress or (lambda _: None)
+    say(f"starting {spec.id}")
+    with spec.start() as server:
+        if previous is not None:
+            say(f"restoring golden {previous.version} ({len(previous.dump.keys)} keys)")
+            restore_dump(previous.dump, server.client)
+        say(f"scenario of {fmt.name} {version}")
+        try:
+            fmt.write_scenario(server.client, version)
+        except (GoldenError, FormatError):
+            raise
+        except Exception as exc:  # the project's writer: one line, not a traceback
+            raise GoldenError(
+                f"format {fmt.name!r}: write_scenario({version}) raised "
+                f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            ) from None
+        yield server
 
 
 def scenario_info(fmt: Format, version: Version, previous: Golden | None) -> ScenarioInfo:
