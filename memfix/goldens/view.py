@@ -109,7 +109,10 @@ def encode_view(view: dict[str, Any]) -> str:
 
 def render_session(session_id: str, messages: list[Any], *, width: int = 100) -> str:
     """Human-readable lines for one decoded session (used by ``memfix show``)."""
-    lines = [f"== {session_id} ({len(messages)} messages)"]
+    shown = (
+        session_id if len(session_id) <= 200 else f"{session_id[:200]}... ({len(session_id)} chars)"
+    )
+    lines = [f"== {shown} ({len(messages)} messages)"]
     for i, m in enumerate(messages):
         if not isinstance(m, dict):
             text = msgspec.json.encode(m).decode()
