@@ -226,6 +226,7 @@ class RestoredGolden:
         self.spec = case.spec
         self._restored = restored
         self._problem = problem
+        self._reported = False
 
     @property
     def version(self) -> str:
@@ -237,6 +238,7 @@ class RestoredGolden:
 
     def _get(self) -> RestoredCase:
         if self._restored is None:
+            self._reported = True
             pytest.fail(self._problem or "golden not restored", pytrace=False)
         return self._restored
 
@@ -278,7 +280,10 @@ def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
         problem = str(exc)
     if skipped is not None:
         pytest.skip(skipped)
-    yield RestoredGolden(case, None, problem)
+    golden = RestoredGolden(case, None, problem)
+    yield golden
+    if not golden._reported:  # a test that never looked at its golden must not pass it
+        pytest.fail(problem or "golden not restored", pytrace=False)
 
 
 @pytest.fixture

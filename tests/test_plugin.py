@@ -140,3 +140,17 @@ def test_init_record_pytest_in_a_fresh_project(pytester: pytest.Pytester) -> Non
     update.assert_outcomes(passed=2)
     result = pytester.runpytest_subprocess("--memfix-server", spec, *NO_VALKEY)
     result.assert_outcomes(passed=2)
+
+
+def test_a_broken_golden_fails_even_a_test_that_never_looks_at_it(
+    pytester: pytest.Pytester,
+) -> None:
+    root = copy_example(pytester)
+    (root / "tests" / "test_goldens.py").write_text("def test_lazy(memfix_golden):\n    pass\n")
+    manifest = root / "golden/chat/0.1/manifest.json"
+    manifest.write_text(manifest.read_text().replace('"keys": 2', '"keys": 3'))
+    result = pytester.runpytest_subprocess("--memfix-server", default_spec().id, *NO_VALKEY)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "golden chat 0.1: " in out and "says 3 keys, dump.json holds 2" in out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
