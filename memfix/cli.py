@@ -436,7 +436,12 @@ def doctor(url: str, goldens_dir: Path | None, set_name: str | None) -> None:
     """
     from memfix.doctor import diagnose, render_findings
 
-    findings = diagnose(url, goldens_root=_golden_set(set_name, goldens_dir).root)
+    from memfix.goldens import load_config
+
+    project = load_config(Path.cwd())  # the goldens' directory only: no format is imported
+    if goldens_dir is not None:
+        project = project.with_root(set_name, goldens_dir)
+    findings = diagnose(url, goldens_root=project.choose(set_name).root)
     click.echo(render_findings(findings))
     if any(f.status == "FAIL" for f in findings):
         sys.exit(1)
