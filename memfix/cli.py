@@ -435,7 +435,6 @@ def doctor(url: str, goldens_dir: Path | None, set_name: str | None) -> None:
     headroom. Exits 1 when any check FAILs.
     """
     from memfix.doctor import diagnose, render_findings
-
     from memfix.goldens import load_config
 
     project = load_config(Path.cwd())  # the goldens' directory only: no format is imported
