@@ -100,8 +100,19 @@ def pytest_configure(config: pytest.Config) -> None:
         r"ignore:(?s).*Can not relate snapshot (name|location) "
         r"'([^']*/)?([\w-]+-)?\d+\.\d+(\.json)?':UserWarning",
     )
-    if _explicit(config):
-        _session(config)  # a bad --memfix-* choice is a usage error, before collection
+    # A bad --memfix-* choice is a usage error, before collection; servers alone
+    # (for memfix_server) do not require goldens.
+    if config.getoption("--memfix-goldens") or config.getoption("--memfix-set"):
+        _session(config)
+    elif config.getoption("--memfix-server"):
+        from memfix.errors import MemfixError
+        from memfix.goldens import choose_servers
+        from memfix.servers import ServerError
+
+        try:
+            choose_servers(config.getoption("--memfix-server"))
+        except (MemfixError, ServerError) as exc:
+            raise pytest.UsageError(f"memfix: {exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -154,3 +154,16 @@ def test_a_broken_golden_fails_even_a_test_that_never_looks_at_it(
     out = result.stdout.str()
     assert "golden chat 0.1: " in out and "says 3 keys, dump.json holds 2" in out
     assert "INTERNALERROR" not in out and "Traceback" not in out
+
+
+def test_memfix_server_alone_needs_no_goldens(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_own="def test_own(memfix_server):\n    assert memfix_server.client.ping()\n"
+    )
+    result = pytester.runpytest_subprocess("--memfix-server", default_spec().id, *NO_VALKEY)
+    result.assert_outcomes(passed=1)
+    bad = pytester.runpytest_subprocess("--memfix-server", "redis-0.0", *NO_VALKEY)
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in bad.errlines if line.strip()] == [
+        line for line in bad.errlines if "no server matches 'redis-0.0'" in line
+    ]
