@@ -11,17 +11,23 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from memfix import __version__
 
-_GOLDENS_HELP = "Directory holding golden/<version>/ (env MEMFIX_GOLDENS; default ./golden)."
+if TYPE_CHECKING:
+    from memfix.goldens import GoldenSet
+
+_GOLDENS_HELP = (
+    "Directory holding the golden set's <version>/ directories "
+    "(env MEMFIX_GOLDENS; default: from [tool.memfix], else ./golden)."
+)
 
 
 class _Group(click.Group):
-    """Turns memfix's deliberate errors into one-line click errors."""
+    """Turns memfix's deliberate errors, and file errors, into one-line click errors."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from memfix.errors import MemfixError
@@ -30,19 +36,44 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (MemfixError, ServerError) as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(_one_line(str(exc))) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(_one_line(f"{where}{exc.strerror or exc}")) from None
+
+
+def _one_line(text: str, limit: int = 2000) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _goldens_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option(
+        "--set",
+        "set_name",
+        metavar="NAME",
+        help="Golden set (from [tool.memfix]); needed when more than one is configured.",
+    )(f)
     return click.option(
         "--goldens",
         "goldens_dir",
         type=click.Path(file_okay=False, path_type=Path),
         envvar="MEMFIX_GOLDENS",
-        default=Path("golden"),
-        show_default=True,
+        default=None,
         help=_GOLDENS_HELP,
     )(f)
+
+
+def _golden_set(set_name: str | None, goldens_dir: Path | None) -> GoldenSet:
+    """The set a command works on: ``--set`` (or the only one), ``--goldens`` overriding its dir."""
+    from memfix.goldens import load_config
+
+    project = load_config(Path.cwd())
+    if goldens_dir is not None:
+        project = project.with_root(set_name, goldens_dir)
+    chosen = project.choose(set_name)
+    chosen.format  # noqa: B018 - a misconfigured format is the first thing to report
+    return chosen
 
 
 def _progress(quiet: bool) -> Callable[[str], None]:
@@ -68,23 +99,25 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 def main() -> None:
     """Keep LLM conversation memory in Redis readable across releases.
 
-    Every released message schema version has committed goldens under
-    golden/<version>/ (an RDB file, a portable JSON dump, the JSON schema and a
-    manifest with checksums). `memfix verify` restores each into fresh real
-    servers and loads it through the current code; the pytest plugin does the
-    same in your test suite and compares with snapshots.
+    Every released version of each stored format has committed goldens under
+    golden/<version>/ (or golden/<set>/<version>/ for the sets in
+    [tool.memfix]): an RDB file, a portable JSON dump, a manifest with
+    checksums. `memfix verify` restores each into fresh real servers and reads
+    it through the current code; the pytest plugin does the same in your test
+    suite and compares with snapshots.
 
     \b
     Typical release (docs/releasing.md):
       memfix schema new 1.5           # the new module; add the field there
       memfix check                    # static compatibility
       memfix record --version 1.5     # the new golden
+      memfix verify                   # every golden, current code
       pytest --snapshot-update        # then review the snapshot diff
     """
 
 
 @main.command()
-@click.option("--version", "version", required=True, help="Schema version to record, e.g. 1.4.")
+@click.option("--version", "version", required=True, help="Version to record, e.g. 1.4.")
 @click.option(
     "--server",
     "server",
@@ -105,34 +138,42 @@ def record(
     fresh: bool,
     replace_unreleased: bool,
     quiet: bool,
-    goldens_dir: Path,
+    goldens_dir: Path | None,
+    set_name: str | None,
 ) -> None:
-    """Record the goldens of a new release into golden/VERSION/.
+    """Record the goldens of a new release into <set dir>/VERSION/.
 
     Starts a fresh server, restores the previous golden's data (a golden holds
-    the mixed-version history production Redis holds), runs the deterministic
-    scenario through the current store code, then writes dump.rdb, dump.json,
-    schema.json and manifest.json atomically. Refuses to touch an existing
-    golden (released goldens are immutable) unless --replace-unreleased and no
-    git commit holds it.
+    the mixed-version history production Redis holds), runs the format's
+    deterministic scenario through the current write code, then writes
+    dump.rdb, dump.json, schema.json (when the format has one) and
+    manifest.json atomically. Refuses to touch an existing golden (released
+    goldens are immutable) unless --replace-unreleased and no git commit holds
+    it. One record at a time per directory.
     """
+    from memfix.formats import Version
+    from memfix.goldens import choose_servers
     from memfix.goldens import record as record_golden
-    from memfix.servers import select_spec
 
-    spec = select_spec(server) if server else None
+    wanted = Version.parse(version)  # before any configuration is read
+    chosen = _golden_set(set_name, goldens_dir)
+    spec = choose_servers([server])[0] if server else None
     golden = record_golden(
-        version,
-        goldens_dir,
+        wanted,
+        chosen.root,
         spec=spec,
         fresh=fresh,
         progress=_progress(quiet),
+        fmt=chosen.format,
+        golden_set=chosen.name,
         replace_unreleased=replace_unreleased,
     )
     c = golden.manifest.counts
     by_version = ", ".join(f"{v}: {n}" for v, n in c.records_by_version.items())
     click.echo(
-        f"recorded {golden.path}: {c.keys} keys, {c.sessions} sessions, {c.messages} messages "
-        f"({by_version}) on {golden.manifest.server.id} ({golden.manifest.server.rdb_header})"
+        f"recorded {golden.path}: {c.keys} keys, {c.sessions} sessions, {c.messages} messages"
+        + (f" ({by_version})" if by_version else "")
+        + f" on {golden.manifest.server.id} ({golden.manifest.server.rdb_header})"
     )
 
 
@@ -164,30 +205,46 @@ def verify(
     forward: bool,
     write_version: str | None,
     quiet: bool,
-    goldens_dir: Path,
+    goldens_dir: Path | None,
+    set_name: str | None,
 ) -> None:
     """Check committed goldens load through the current code (all when no VERSION).
 
-    For each golden: checksums against its manifest; dump.json restored into a
-    fresh server must reproduce the dump; dump.rdb loaded by another fresh
-    server must hold the same data; every session must decode, identically from
-    both. A dump.rdb too new for a server is verified through dump.json, and
-    the report says so. Nothing is ever written to the golden directory.
+    For each golden: checksums and the manifest's claims against the files;
+    dump.json restored into a fresh server must reproduce the dump; dump.rdb
+    loaded by another fresh server must hold the same data; every session must
+    be read by the format's current code, identically from both, and as many
+    sessions and messages as the golden holds (zero is a failure). A dump.rdb
+    too new for a server is verified through dump.json, and the report says so.
+    Every configured set when no --set. Nothing is written to the goldens.
     """
-    from memfix.goldens import select_goldens, verify_goldens
-    from memfix.servers import default_spec, discover, select_spec
+    from memfix.goldens import choose_servers, load_config, verify_goldens
 
-    goldens = select_goldens(goldens_dir, versions)
-    if all_servers:
-        specs = discover()
-    elif servers:
-        specs = [select_spec(s) for s in servers]
-    else:
-        specs = [default_spec()]
+    project = load_config(Path.cwd())
+    if goldens_dir is not None:
+        project = project.with_root(set_name, goldens_dir)
+    chosen = [project.choose(set_name)] if set_name or goldens_dir else list(project.sets)
+    if versions and len(chosen) > 1:
+        chosen = [project.choose(None)]  # versions belong to one set: ask which
+    for s in chosen:
+        s.format  # noqa: B018 - a misconfigured format is the first thing to report
+    selected = [(s, s.select(versions)) for s in chosen]
+    specs = choose_servers(servers, every=all_servers)
+    say = _progress(quiet)
     if forward or write_version:
-        _verify_forward(goldens, specs, write_version, _progress(quiet))
+        own = [goldens for s, goldens in selected if s.format.name == "memfix"]
+        if not own:
+            raise click.ClickException(
+                "--forward checks memfix's own format through its frozen schema modules; "
+                f"set(s) {', '.join(s.name for s, _ in selected)} use other formats"
+            )
+        _verify_forward([g for goldens in own for g in goldens], specs, write_version, say)
         return
-    rows = verify_goldens(goldens, specs, progress=_progress(quiet))
+    rows = [
+        row
+        for s, goldens in selected
+        for row in verify_goldens(goldens, specs, fmt=s.format, progress=say)
+    ]
     click.echo(
         _table(
             ["golden", "server", "restore", "status", "sessions", "messages", "seconds", "detail"],
@@ -197,10 +254,10 @@ def verify(
                     r.server,
                     r.mode,
                     r.status,
-                    r.sessions or "",
-                    r.messages or "",
+                    r.sessions if r.mode != "files" and r.status == "ok" else "",
+                    r.messages if r.mode != "files" and r.status == "ok" else "",
                     f"{r.seconds:.3f}",
-                    r.detail,
+                    _one_line(r.detail, 300),
                 ]
                 for r in rows
             ],
@@ -210,9 +267,10 @@ def verify(
     if failed:
         raise click.ClickException(
             f"{len(failed)} check(s) failed: "
-            + "; ".join(f"{r.golden}/{r.mode}@{r.server}" for r in failed)
+            + "; ".join(f"{r.golden}/{r.mode}@{r.server}" for r in failed[:10])
         )
-    click.echo(f"ok: {len(goldens)} golden(s) verified on {', '.join(s.id for s in specs)}")
+    count = sum(len(g) for _, g in selected)
+    click.echo(f"ok: {count} golden(s) verified on {', '.join(s.id for s in specs)}")
 
 
 @main.group()
@@ -321,6 +379,8 @@ def _verify_forward(
             ],
         )
     )
+    if not rows:
+        raise click.ClickException("forward check: no golden has records an earlier release wrote")
     failed = [r for _, r in rows if r.failed]
     if failed:
         raise click.ClickException(
@@ -333,14 +393,15 @@ def _verify_forward(
 
 @main.command("list")
 @_goldens_option
-def list_goldens(goldens_dir: Path) -> None:
+def list_goldens(goldens_dir: Path | None, set_name: str | None) -> None:
     """List committed goldens with their counts and recording server."""
-    from memfix.goldens import find_goldens
-
-    goldens = find_goldens(goldens_dir)
+    chosen = _golden_set(set_name, goldens_dir)
+    goldens = chosen.goldens()
     if not goldens:
-        click.echo(f"no goldens under {goldens_dir}/ (record one with `memfix record --version X`)")
-        return
+        raise click.ClickException(
+            f"golden set {chosen.name!r}: no goldens under {chosen.root}/ "
+            "(record one with `memfix record --version X`)"
+        )
     click.echo(
         _table(
             ["version", "keys", "sessions", "messages", "records by version", "server", "rdb"],
@@ -351,8 +412,8 @@ def list_goldens(goldens_dir: Path) -> None:
                     g.manifest.counts.sessions,
                     g.manifest.counts.messages,
                     ", ".join(f"{v}:{n}" for v, n in g.manifest.counts.records_by_version.items()),
-                    g.manifest.server.id,
-                    g.manifest.server.rdb_header,
+                    _one_line(g.manifest.server.id, 40),
+                    _one_line(g.manifest.server.rdb_header, 20),
                 ]
                 for g in goldens
             ],
@@ -371,19 +432,27 @@ def list_goldens(goldens_dir: Path) -> None:
     help="Truncate content to this width.",
 )
 @_goldens_option
-def show(version: str, sessions: tuple[str, ...], width: int, goldens_dir: Path) -> None:
-    """Show a golden's sessions as the current code decodes them."""
-    from memfix.goldens import RestoreMode, golden_view, restored_server, select_goldens
+def show(
+    version: str,
+    sessions: tuple[str, ...],
+    width: int,
+    goldens_dir: Path | None,
+    set_name: str | None,
+) -> None:
+    """Show a golden's sessions as the current code reads them."""
+    from memfix.goldens import GoldenCase, RestoreMode, choose_servers, restored_case
     from memfix.goldens.view import render_session
-    from memfix.servers import default_spec
 
-    (golden,) = select_goldens(goldens_dir, [version])
-    with restored_server(golden, default_spec(), RestoreMode.JSON) as server:
-        view = golden_view(server.client)
-    decoded: dict[str, list[dict[str, Any]]] = view["sessions"]
+    chosen = _golden_set(set_name, goldens_dir)
+    (golden,) = chosen.select([version])
+    case = GoldenCase(golden, RestoreMode.JSON, choose_servers()[0], chosen.format)
+    with restored_case(case) as restored:
+        decoded = restored.view().sessions
     missing = [s for s in sessions if s not in decoded]
     if missing:
-        raise click.ClickException(f"golden {version} has no session {missing[0]!r}")
+        raise click.ClickException(
+            f"golden {golden.label} has no session {_one_line(repr(missing[0]), 100)}"
+        )
     for sid in sessions or decoded:
         click.echo(render_session(sid, decoded[sid], width=width))
 
@@ -392,43 +461,93 @@ def show(version: str, sessions: tuple[str, ...], width: int, goldens_dir: Path)
 @click.argument("old")
 @click.argument("new")
 @_goldens_option
-def diff(old: str, new: str, goldens_dir: Path) -> None:
+def diff(old: str, new: str, goldens_dir: Path | None, set_name: str | None) -> None:
     """What changed between two goldens: keys, record versions, decoded sessions."""
-    from memfix.goldens import select_goldens
+    from memfix.goldens import choose_servers
     from memfix.goldens.diff import diff_goldens
-    from memfix.servers import default_spec
 
-    a, b = select_goldens(goldens_dir, [old, new])
-    click.echo("\n".join(diff_goldens(a, b, default_spec()).lines()))
+    chosen = _golden_set(set_name, goldens_dir)
+    a, b = chosen.select([old, new])
+    click.echo("\n".join(diff_goldens(a, b, choose_servers()[0], chosen.format).lines()))
 
 
 @main.command()
 @click.argument("version")
 @click.option("--url", required=True, help="Target server, e.g. redis://localhost:6379/0.")
-@click.option("--yes", is_flag=True, help="Write even if the target database already holds keys.")
+@click.option(
+    "--yes", is_flag=True, help="Write even if the target database already holds other keys."
+)
+@click.option(
+    "--replace-existing",
+    is_flag=True,
+    help="Replace keys of the target that have the same name as a golden key (listed first).",
+)
 @_goldens_option
-def restore(version: str, url: str, yes: bool, goldens_dir: Path) -> None:
+def restore(
+    version: str,
+    url: str,
+    yes: bool,
+    replace_existing: bool,
+    goldens_dir: Path | None,
+    set_name: str | None,
+) -> None:
     """Replay a golden's dump.json into a server you run (e.g. to reproduce a bug).
 
-    Refuses a non-empty database unless --yes. The dump is fully validated
-    before the first write.
+    Refuses a non-empty database unless --yes, and keys the golden would
+    overwrite unless --replace-existing (it lists them). The golden is checked
+    and its dump fully validated before the first write. The URL's password is
+    never printed.
     """
     from memfix.errors import TargetNotEmpty
-    from memfix.goldens import restore_dump, select_goldens
-    from memfix.servers import connect_existing
+    from memfix.goldens import check_golden, restore_dump
+    from memfix.servers import connect_existing, redact_url
 
-    (golden,) = select_goldens(goldens_dir, [version])
-    golden.check()
+    shown = redact_url(url)
+    chosen = _golden_set(set_name, goldens_dir)
+    (golden,) = chosen.select([version])
+    check_golden(golden, chosen.format)
     dump = golden.dump
     server = connect_existing(url, allow_write=True)  # restore_dump checks emptiness
     try:
-        stats = restore_dump(dump, server.client, allow_non_empty=yes)
+        stats = restore_dump(
+            dump, server.client, allow_non_empty=yes, replace_existing=replace_existing
+        )
     except TargetNotEmpty as exc:
-        raise click.ClickException(f"{server.url}: {exc} (or pass --yes)") from None
+        hint = "--replace-existing" if yes else "--yes"
+        raise click.ClickException(f"{shown}: {exc} (or pass {hint})") from None
     finally:
         server.stop()
     click.echo(
-        f"restored golden {version} into {server.url}: {stats.keys} keys, {stats.elements} elements"
+        f"restored golden {golden.label} into {shown}: {stats.keys} keys, {stats.elements} elements"
+    )
+
+
+@main.command()
+@click.option("--set", "set_name", metavar="NAME", help="Golden set name (default: the package).")
+@click.option("--package", metavar="NAME", help="Your import package (default: found).")
+@click.option(
+    "--prefix", default="chat:", show_default=True, help="Key prefix of the placeholder format."
+)
+def init(set_name: str | None, package: str | None, prefix: str) -> None:
+    """Set up memfix in this project: [tool.memfix], a format module, the golden test.
+
+    Never overwrites a file; prints what it wrote and the next steps.
+    """
+    from memfix.scaffold import init_project
+
+    result = init_project(Path.cwd(), set_name=set_name, package=package, prefix=prefix)
+    for path in result.written:
+        click.echo(f"wrote {path.relative_to(Path.cwd())}")
+    for note in result.kept:
+        click.echo(f"kept  {note}")
+    module = result.format_ref.split(":")[0].replace(".", "/") + ".py"
+    click.echo(
+        "\nnext steps:\n"
+        f"  1. in {module}, call your store's write code in write_scenario and its read code\n"
+        "     in read_sessions (the placeholder only shows the shape)\n"
+        "  2. memfix record --version 0.1        # the golden of the data you write today\n"
+        "  3. pytest --snapshot-update           # snapshot what it loads as; review, commit\n"
+        "  4. at each release that changes stored data: bump current_version, record, pytest"
     )
 
 
@@ -456,7 +575,7 @@ def servers(docker: bool | None) -> None:
 @main.command()
 @click.argument("url")
 @_goldens_option
-def doctor(url: str, goldens_dir: Path) -> None:
+def doctor(url: str, goldens_dir: Path | None, set_name: str | None) -> None:
     """Inspect a live server (read-only) for settings that make memory disappear.
 
     Checks version and RDB version against the committed goldens, persistence
@@ -464,8 +583,12 @@ def doctor(url: str, goldens_dir: Path) -> None:
     headroom. Exits 1 when any check FAILs.
     """
     from memfix.doctor import diagnose, render_findings
+    from memfix.goldens import load_config
 
-    findings = diagnose(url, goldens_root=goldens_dir)
+    project = load_config(Path.cwd())  # the goldens' directory only: no format is imported
+    if goldens_dir is not None:
+        project = project.with_root(set_name, goldens_dir)
+    findings = diagnose(url, goldens_root=project.choose(set_name).root)
     click.echo(render_findings(findings))
     if any(f.status == "FAIL" for f in findings):
         sys.exit(1)

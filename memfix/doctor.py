@@ -183,7 +183,7 @@ def _golden_headers(root: Path) -> list[tuple[str, str, RdbHeader]]:
     """(golden version, recording server, RDB header) of every golden under ``root``."""
     return [
         (
-            g.version,
+            str(g.version),
             f"{g.manifest.server.product} {g.manifest.server.version}",
             rdb_header(g.manifest.server.rdb_header.encode("ascii")),
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 __all__ = [
     "CompactionConflict",
+    "ConfigError",
+    "FormatError",
     "GoldenError",
     "MemfixError",
     "ReleaseError",
@@ -28,7 +30,16 @@ def excerpt(raw: bytes, limit: int = _EXCERPT_BYTES) -> str:
     return text + (f"... ({len(raw)} bytes)" if len(raw) > limit else "")
 
 
-class SchemaError(MemfixError):
+class FormatError(MemfixError):
+    """A stored value that a format's current read code cannot turn into its view.
+
+    Formats raise it (or a subclass) naming the key, and the index when there is
+    one; a format must never skip what it cannot read, or the golden passes
+    while production data is lost.
+    """
+
+
+class SchemaError(FormatError):
     """A stored record that no released schema version can decode.
 
     Carries where the record lives (``key``, ``index``), which version its
@@ -72,6 +83,10 @@ class SchemaError(MemfixError):
 class CompactionConflict(MemfixError):
     """``compact(seen=history)``: the session no longer starts with the messages that
     were read (another compaction or a window trim moved its head). Re-read and retry."""
+
+
+class ConfigError(MemfixError):
+    """``[tool.memfix]`` or a command-line choice that names nothing usable."""
 
 
 class GoldenError(MemfixError):

@@ -1,28 +1,35 @@
-"""memfix's pytest plugin: goldens restored into fresh real servers, compared with snapshots.
+"""memfix's pytest plugin: goldens restored into real servers, compared with snapshots.
 
-Fixtures (all opt-in: a test that does not name them pays nothing):
+Opt-in, and free when unused: in a project that neither configures memfix
+(``[tool.memfix]``, ``--memfix-*`` options, ``memfix_*`` ini) nor uses its
+fixtures, it adds no header line, starts no discovery and reads no file.
 
-- ``memfix_golden``: parametrized over every golden version x restore mode
-  (``rdb``, ``json``) x server, with ids like ``[1.2-json-redis-7.0.15]``;
-  gives a :class:`RestoredGolden` on a fresh server started for this test.
-- ``memfix_snapshot``: a syrupy snapshot that stores one JSON file per golden.
-- ``memfix_server`` / ``memfix_store``: a fresh server (and a store on it) for
-  tests of your own.
+Fixtures:
 
-Typical use, the whole regression test::
+- ``memfix_golden``: parametrized over golden set x version x restore mode
+  (``rdb``, ``json``) x server, with ids like ``[1.2-json-redis-7.0.15]``
+  (default set) or ``[chat-1.2-json-redis-7.0.15]``; gives a
+  :class:`RestoredGolden`. Any golden problem (checksum, manifest claim,
+  server refusing the RDB, a record the current code cannot read) is a short
+  test failure naming set, version and file, never a fixture error.
+- ``memfix_snapshot``: a syrupy snapshot with one JSON file per set and version.
+- ``memfix_server`` / ``memfix_store``: a fresh server (and a store on it).
+
+The whole regression test::
 
     def test_goldens_load_unchanged(memfix_golden, memfix_snapshot):
         assert memfix_golden.view() == memfix_snapshot
 
-Options: ``--memfix-goldens DIR`` (ini ``memfix_goldens``, default ``golden``),
-``--memfix-server ID`` (repeatable; ini ``memfix_servers``; default: every
-server memfix can start here, see ``memfix servers``).
+Options: ``--memfix-set NAME`` (repeatable; default every configured set),
+``--memfix-goldens DIR`` (the directory of the one selected set; ini
+``memfix_goldens``), ``--memfix-server ID`` (repeatable; ini ``memfix_servers``;
+default: every server memfix can start here, see ``memfix servers``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +38,7 @@ import pytest
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
-    from memfix.goldens import Golden, RestoreMode
+    from memfix.goldens import GoldenCase, GoldenSet, RestoredCase, ServerPool
     from memfix.servers import Server, ServerSpec
     from memfix.store import RedisMemoryStore
 
@@ -41,7 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--memfix-goldens",
         metavar="DIR",
-        help="directory holding golden/<version>/ (default: ini memfix_goldens or 'golden')",
+        help="directory holding the selected golden set's <version>/ directories",
+    )
+    group.addoption(
+        "--memfix-set",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="golden set to run (repeatable; default: every set in [tool.memfix])",
     )
     group.addoption(
         "--memfix-server",
@@ -51,102 +65,197 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="server to replay goldens on, e.g. redis-7.0.15 or valkey (repeatable; "
         "default: every server memfix can start)",
     )
-    parser.addini("memfix_goldens", "directory holding golden/<version>/", default="golden")
+    parser.addini("memfix_goldens", "directory holding golden/<version>/", default="")
     parser.addini("memfix_servers", "servers to replay goldens on", type="linelist", default=[])
 
 
+def _explicit(config: pytest.Config) -> bool:
+    """memfix options or ini values given (cheap: no file read)."""
+    return bool(
+        config.getoption("--memfix-goldens")
+        or config.getoption("--memfix-set")
+        or config.getoption("--memfix-server")
+        or config.getini("memfix_goldens")
+        or config.getini("memfix_servers")
+    )
+
+
+def _configured(config: pytest.Config) -> bool:
+    """Explicit options, or a ``[tool.memfix]`` table in the rootdir's pyproject (a
+    substring check, not a TOML parse)."""
+    if _explicit(config):
+        return True
+    pyproject = config.rootpath / "pyproject.toml"
+    try:
+        return "[tool.memfix" in pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # Snapshots are named by golden version on purpose (one file per golden);
+    # Snapshots are named by set and version on purpose (one file per golden);
     # syrupy warns that such a name does not contain the test name.
     config.addinivalue_line(
-        "filterwarnings", r"ignore:(?s).*Can not relate snapshot name '\d+\.\d+':UserWarning"
+        "filterwarnings",
+        r"ignore:(?s).*Can not relate snapshot (name|location) "
+        r"'([^']*/)?([\w-]+-)?\d+\.\d+(\.json)?':UserWarning",
     )
-    if config.getoption("--memfix-server"):
-        _selection(config)  # a bad --memfix-server is a usage error, reported before collection
+    # A bad --memfix-* choice is a usage error, before collection; servers alone
+    # (for memfix_server) do not require goldens.
+    if config.getoption("--memfix-goldens") or config.getoption("--memfix-set"):
+        _session(config)
+    elif config.getoption("--memfix-server"):
+        from memfix.errors import MemfixError
+        from memfix.goldens import choose_servers
+        from memfix.servers import ServerError
+
+        try:
+            choose_servers(config.getoption("--memfix-server"))
+        except (MemfixError, ServerError) as exc:
+            raise pytest.UsageError(f"memfix: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_KEY, None)
+    if session is not None:
+        session.pool.close()
 
 
 @dataclass
-class _Selection:
-    goldens: list[Golden]
+class _Session:
+    sets: list[tuple[GoldenSet, list[Any]]]  # (set, its goldens)
     specs: list[ServerSpec]
-    root: Path
+    pool: ServerPool
+    cases: list[GoldenCase] = field(default_factory=list)
 
 
-_KEY = pytest.StashKey[_Selection]()
+_KEY = pytest.StashKey["_Session"]()
 
 
-def _selection(config: pytest.Config) -> _Selection:
+def _session(config: pytest.Config) -> _Session:
     if _KEY not in config.stash:
-        from memfix.goldens import find_goldens
-        from memfix.servers import discover, select_spec
-
-        option = config.getoption("--memfix-goldens") or config.getini("memfix_goldens")
-        root = Path(option)
-        if not root.is_absolute():
-            root = config.rootpath / root
-        from memfix.errors import MemfixError
-        from memfix.servers import ServerError
-
-        queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
         try:
-            specs = [select_spec(q) for q in queries] if queries else discover()
-            goldens = find_goldens(root)
-        except (MemfixError, ServerError) as exc:  # a usage problem, not a crash
+            config.stash[_KEY] = _load(config)
+        except Exception as exc:  # a usage problem, reported as one line
+            from memfix.errors import MemfixError
+            from memfix.servers import ServerError
+
+            if not isinstance(exc, (MemfixError, ServerError)):
+                raise
             raise pytest.UsageError(f"memfix: {exc}") from None
-        config.stash[_KEY] = _Selection(goldens, specs, root)
     return config.stash[_KEY]
 
 
-@dataclass(frozen=True)
-class GoldenCase:
-    golden: Golden
-    mode: RestoreMode
-    spec: ServerSpec
+def _load(config: pytest.Config) -> _Session:
+    from memfix.goldens import ServerPool, choose_servers, golden_cases, load_config
 
-    @property
-    def id(self) -> str:
-        return f"{self.golden.version}-{self.mode.value}-{self.spec.id}"
+    project = load_config(config.rootpath)
+    names = config.getoption("--memfix-set") or [s.name for s in project.sets]
+    option = config.getoption("--memfix-goldens") or config.getini("memfix_goldens")
+    if option:
+        root = Path(option)
+        if not root.is_absolute():
+            root = config.rootpath / root
+        if len(names) != 1:
+            from memfix.errors import ConfigError
+
+            raise ConfigError("--memfix-goldens needs exactly one golden set (--memfix-set NAME)")
+        project = project.with_root(names[0], root)
+    chosen = [project.choose(n) for n in names]
+    sets = [(s, s.select()) for s in chosen]  # a missing or empty set is a usage error
+    queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
+    specs = choose_servers(queries, every=True)
+    cases = [
+        case
+        for s, goldens in sets
+        for case in golden_cases(goldens, specs, s.format, id_prefix=s.id_prefix)
+    ]
+    return _Session(sets, specs, ServerPool(), cases)
+
+
+_PROBLEM = pytest.StashKey[str]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "memfix_golden" not in metafunc.fixturenames:
         return
-    from memfix.goldens import RestoreMode
-
-    sel = _selection(metafunc.config)
-    cases = [
-        GoldenCase(g, mode, spec)
-        for g in sel.goldens
-        for mode in (RestoreMode.RDB, RestoreMode.JSON)
-        for spec in sel.specs
-    ]
+    try:
+        cases = _session(metafunc.config).cases
+    except pytest.UsageError as exc:
+        # Raised here it would be a collection error with a traceback; raised
+        # after collection it is pytest's own one-line usage error.
+        metafunc.config.stash[_PROBLEM] = str(exc)
+        cases = []
     metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config) -> None:
+    problem = config.stash.get(_PROBLEM, None)
+    if problem is not None:
+        raise pytest.UsageError(problem)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _configured(config):
+        return []
     try:
-        sel = _selection(config)
-    except Exception as exc:  # the header must never break a run; the tests will say more
-        return [f"memfix: {exc}"]
-    goldens = ", ".join(g.version for g in sel.goldens) or "none"
-    return [
-        f"memfix: goldens {goldens} ({sel.root})",
-        f"memfix: servers {', '.join(s.id for s in sel.specs) or 'none'}",
+        session = _session(config)
+    except pytest.UsageError as exc:  # the header must never break a run
+        return [str(exc)]
+    lines = [
+        f"memfix: set {s.name} ({s.format_ref}): goldens "
+        f"{', '.join(str(g.version) for g in goldens)} ({s.root})"
+        for s, goldens in session.sets
     ]
+    lines.append(f"memfix: servers {', '.join(s.id for s in session.specs) or 'none'}")
+    return lines
+
+
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """While this test runs, the next one's rdb server is already starting."""
+    callspec = getattr(nextitem, "callspec", None)
+    if callspec is None or "memfix_golden" not in callspec.params:
+        return
+    session = item.config.stash.get(_KEY, None)
+    if session is not None:
+        from memfix.goldens.case import prefetch
+
+        prefetch(callspec.params["memfix_golden"], session.pool)
 
 
 class RestoredGolden:
-    """A golden restored into a fresh server, read through the current code."""
+    """A golden case restored into a server, read through the current code.
 
-    def __init__(self, case: GoldenCase, server: Server) -> None:
+    A golden problem found while restoring is raised (as a test failure) by
+    the first use, so it fails the test that uses it instead of erroring its setup.
+    """
+
+    def __init__(self, case: GoldenCase, restored: RestoredCase | None, problem: str | None):
+        self.case = case
         self.golden = case.golden
         self.mode = case.mode
         self.spec = case.spec
-        self.server = server
+        self._restored = restored
+        self._problem = problem
+        self._reported = False
 
     @property
     def version(self) -> str:
-        return self.golden.version
+        return str(self.golden.version)
+
+    @property
+    def snapshot_name(self) -> str:
+        return f"{self.case.id_prefix}{self.golden.version}"
+
+    def _get(self) -> RestoredCase:
+        if self._restored is None:
+            self._reported = True
+            pytest.fail(self._problem or "golden not restored", pytrace=False)
+        return self._restored
+
+    @property
+    def server(self) -> Server:
+        return self._get().server
 
     def store(self, **kwargs: Any) -> RedisMemoryStore:
         from memfix.store import RedisMemoryStore
@@ -154,40 +263,38 @@ class RestoredGolden:
         return RedisMemoryStore(self.server.client, **kwargs)
 
     def view(self) -> dict[str, Any]:
-        """Layout and decoded sessions; a short failure naming the record if one does not load."""
-        from memfix.errors import SchemaError
-        from memfix.goldens import golden_view
+        """Layout and decoded sessions; a short failure naming set, version and key otherwise."""
+        from memfix.goldens import CaseFailure
 
+        restored = self._get()
         try:
-            return golden_view(self.server.client)
-        except SchemaError as exc:
-            error = exc  # fail outside the handler: no chained-exception noise
-        pytest.fail(
-            f"golden {self.version} ({self.mode.value} restore on {self.spec.id}) "
-            f"no longer loads with the current code:\n  {error}",
-            pytrace=False,
-        )
+            return restored.view().to_builtins()
+        except CaseFailure as exc:
+            message = str(exc)  # fail outside the handler: no chained-exception noise
+        pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture
 def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
-    from memfix.errors import GoldenError
-    from memfix.goldens import RestoreMode, restored_server
+    from memfix.goldens import CaseFailure, CaseSkipped, restored_case
 
     case: GoldenCase = request.param
+    pool = _session(request.config).pool
+    skipped = problem = None
     try:
-        case.golden.check()  # a golden whose files no longer match its manifest is a failure
-    except GoldenError as exc:
-        pytest.fail(f"golden {case.golden.version}: {exc}", pytrace=False)
-    if case.mode is RestoreMode.RDB:
-        header = case.golden.rdb_header()
-        if not case.spec.can_load(header):
-            pytest.skip(
-                f"dump.rdb of {case.golden.version} is {header}, newer than {case.spec.id} "
-                "loads (the json case covers this server)"
-            )
-    with restored_server(case.golden, case.spec, case.mode) as server:
-        yield RestoredGolden(case, server)
+        with restored_case(case, pool=pool) as restored:
+            yield RestoredGolden(case, restored, None)
+            return
+    except CaseSkipped as exc:
+        skipped = f"{exc} (the json case covers this server)"
+    except CaseFailure as exc:
+        problem = str(exc)
+    if skipped is not None:
+        pytest.skip(skipped)
+    golden = RestoredGolden(case, None, problem)
+    yield golden
+    if not golden._reported:  # a test that never looked at its golden must not pass it
+        pytest.fail(problem or "golden not restored", pytrace=False)
 
 
 @pytest.fixture
@@ -196,16 +303,16 @@ def memfix_snapshot(
 ) -> SnapshotAssertion:
     from memfix.snapshot import GoldenSnapshotExtension
 
-    return snapshot.use_extension(GoldenSnapshotExtension)(name=memfix_golden.version)
+    return snapshot.use_extension(GoldenSnapshotExtension)(name=memfix_golden.snapshot_name)
 
 
 @pytest.fixture
 def memfix_server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A fresh server (the first ``--memfix-server``, else the embedded default)."""
-    from memfix.servers import default_spec, select_spec
+    """A fresh server (the first ``--memfix-server``, else the default one)."""
+    from memfix.goldens import choose_servers
 
     queries = request.config.getoption("--memfix-server") or request.config.getini("memfix_servers")
-    spec = select_spec(queries[0]) if queries else default_spec()
+    spec = choose_servers(queries[:1])[0]
     with spec.start() as server:
         yield server
 

@@ -9,8 +9,10 @@ shows precisely which old messages now decode differently.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 from syrupy.types import SerializableData, SerializedData, SnapshotIndex
@@ -31,6 +33,16 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
             return encode_view(data)
         return super().serialize(data, **kwargs)
 
+    def diff_lines(
+        self, serialized_data: SerializedData, snapshot_data: SerializedData
+    ) -> Iterator[str]:
+        """syrupy's line diff, after one line naming the sessions and keys that differ
+        (the line diff alone shows a changed field, not whose)."""
+        summary = _summary(serialized_data, snapshot_data)
+        if summary:
+            yield summary
+        yield from super().diff_lines(serialized_data, snapshot_data)
+
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
         # A custom name (the golden version) is the whole file name, so every
@@ -38,3 +50,24 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
         if isinstance(index, str):
             return index
         return super().get_snapshot_name(test_location=test_location, index=index)
+
+
+def _summary(received: SerializedData, expected: SerializedData) -> str | None:
+    try:
+        new = msgspec.json.decode(str(received))
+        old = msgspec.json.decode(str(expected))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(new, dict) or not isinstance(old, dict):
+        return None
+    parts = []
+    for section in ("sessions", "keyspace"):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            continue
+        changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+        if changed:
+            shown = ", ".join(repr(k[:80]) for k in changed[:5])
+            more = f" (+{len(changed) - 5} more)" if len(changed) > 5 else ""
+            parts.append(f"{section} that differ: {shown}{more}")
+    return "; ".join(parts) or None

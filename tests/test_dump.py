@@ -79,7 +79,10 @@ def test_restore_refuses_a_non_empty_database(server: Server) -> None:
         restore_dump(dump, server.client)
     server.client.rpush(b"list", b"extra")
     server.client.set(b"unrelated", b"kept")
-    assert restore_dump(dump, server.client, allow_non_empty=True).keys == 11
+    with pytest.raises(TargetNotEmpty, match=r"already holds 11 key\(s\) of this golden: 'bin'"):
+        restore_dump(dump, server.client, allow_non_empty=True)
+    assert server.client.llen(b"list") == 5  # nothing written
+    assert restore_dump(dump, server.client, allow_non_empty=True, replace_existing=True).keys == 11
     server.client.delete(b"unrelated")
     assert dump_keyspace(server.client) == dump
 

@@ -47,12 +47,12 @@ def run(*args: str) -> tuple[int, str]:
 # -- the committed goldens ------------------------------------------------------
 
 
-@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: str(g.version))
 def test_committed_golden_files_match_their_manifest(golden: object) -> None:
     golden.check()  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: str(g.version))
 def test_released_schema_modules_are_unchanged(golden: object) -> None:
     """A released wire module is frozen: its source must hash as when its golden was recorded."""
     manifest = golden.manifest  # type: ignore[attr-defined]
@@ -61,11 +61,11 @@ def test_released_schema_modules_are_unchanged(golden: object) -> None:
     )
 
 
-@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: g.version)
+@pytest.mark.parametrize("golden", find_goldens(REPO / "golden"), ids=lambda g: str(g.version))
 def test_committed_schema_json_is_the_released_schema(golden: object) -> None:
     """A msgspec upgrade that changes a released version's JSON schema shows up here."""
     committed = json.loads((golden.path / "schema.json").read_text())  # type: ignore[attr-defined]
-    assert committed == schemas.json_schema(golden.version)  # type: ignore[attr-defined]
+    assert committed == schemas.json_schema(str(golden.version))  # type: ignore[attr-defined]
 
 
 def test_no_commit_ever_changed_a_released_golden() -> None:
@@ -105,7 +105,7 @@ def test_no_commit_ever_changed_a_released_golden() -> None:
 
 
 def test_the_current_version_has_a_committed_golden() -> None:
-    assert CURRENT in [g.version for g in find_goldens(REPO / "golden")]
+    assert CURRENT in [str(g.version) for g in find_goldens(REPO / "golden")]
 
 
 def test_verify_cli_passes_on_the_committed_goldens() -> None:
@@ -130,7 +130,7 @@ def test_record_is_deterministic(goldens: Path, tmp_path: Path) -> None:
 def test_recording_again_reproduces_the_committed_golden(tmp_path: Path) -> None:
     """The current version's committed dump.json comes from this code: re-recording it on
     top of the previous golden gives the same bytes (so the scenario was not edited since)."""
-    committed = {g.version: g for g in find_goldens(REPO / "golden")}
+    committed = {str(g.version): g for g in find_goldens(REPO / "golden")}
     root = tmp_path / "golden"
     root.mkdir()
     previous = committed[CURRENT].manifest.scenario.previous_golden
@@ -163,7 +163,7 @@ def test_record_refuses_an_existing_golden(goldens: Path) -> None:
 
 @pytest.mark.parametrize(
     ("version", "message"),
-    [("9.9", "this code writes schema"), ("latest", "is not a schema version")],
+    [("9.9", "format 'memfix' writes version"), ("latest", "is not a version")],
 )
 def test_record_refuses_other_versions(tmp_path: Path, version: str, message: str) -> None:
     code, out = run("record", "--version", version, "--goldens", str(tmp_path / "g"))
@@ -236,6 +236,11 @@ def test_a_corrupt_golden_that_keeps_valid_checksums_still_fails(goldens: Path) 
     (golden / "dump.json").write_text(json.dumps(dump))
     manifest = json.loads((golden / "manifest.json").read_text())
     manifest["files"]["dump.json"] = hashlib.sha256((golden / "dump.json").read_bytes()).hexdigest()
+    # Reseal the counts too, so that only reading the record can find the damage.
+    detected = schemas.detect_version(entry["value"][2].encode()) or "unknown"
+    by_version = manifest["counts"]["records_by_version"]
+    by_version[detected] = by_version.get(detected, 0) + 1
+    manifest["counts"]["messages"] += 1
     (golden / "manifest.json").write_text(json.dumps(manifest))
     (g,) = find_goldens(goldens)
     rows = verify_golden(g, [default_spec()])
@@ -269,7 +274,9 @@ def rdb_header_of(spec: ServerSpec) -> object:
 def test_verify_names_an_unknown_version(goldens: Path) -> None:
     code, out = run("verify", "7.7", "--goldens", str(goldens))
     assert code == 1
-    assert out.strip() == f"Error: no golden 7.7 under {goldens}/ (have: {CURRENT})"
+    assert out.strip() == (
+        f"Error: golden set 'memfix': no golden 7.7 under {goldens}/ (have: {CURRENT})"
+    )
 
 
 # -- list / show / diff / restore / servers -----------------------------------------------
@@ -314,9 +321,9 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 1
-    assert (
-        proc.stderr.strip()
-        == f"Error: {tmp_path / 'none'}: no goldens found (record one with `memfix record`)"
+    assert proc.stderr.strip() == (
+        f"Error: golden set 'memfix': no goldens in {tmp_path / 'none'} (missing) "
+        f"(record one with `memfix record --version {CURRENT}`)"
     )
 
 
@@ -330,7 +337,7 @@ def test_goldens_copy_is_independent(goldens: Path, tmp_path: Path) -> None:
 
 def test_verify_error_for_missing_manifest(tmp_path: Path) -> None:
     (tmp_path / "g" / "1.0").mkdir(parents=True)
-    with pytest.raises(GoldenError, match=r"manifest\.json: cannot read manifest"):
+    with pytest.raises(GoldenError, match=r"1\.0/manifest\.json: missing"):
         find_goldens(tmp_path / "g")
 
 

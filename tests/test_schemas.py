@@ -171,7 +171,7 @@ def test_released_json_schemas_are_valid_json_schema() -> None:
 
 def test_a_session_spanning_all_versions_loads_in_order() -> None:
     """golden 1.4's `timeline` holds 5 turns from each release: all load, in order, as Messages."""
-    golden = next(g for g in find_goldens(REPO / "golden") if g.version == "1.4")
+    golden = next(g for g in find_goldens(REPO / "golden") if str(g.version) == "1.4")
     with restored_server(golden, default_spec(), RestoreMode.RDB) as server:
         raws = server.client.lrange("session:timeline:messages", 0, -1)
         assert [schemas.detect_version(r) for r in raws] == [

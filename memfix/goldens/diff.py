@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from memfix.formats import Format
+from memfix.goldens.case import GoldenCase, restored_case
 from memfix.goldens.dump import key_text
 from memfix.goldens.golden import Golden
-from memfix.goldens.restore import RestoreMode, restored_server
-from memfix.goldens.view import golden_view, layout_of
+from memfix.goldens.restore import RestoreMode
+from memfix.goldens.view import layout_of
 from memfix.servers import ServerSpec
 
 __all__ = ["GoldenDiff", "diff_goldens"]
@@ -41,9 +43,12 @@ class GoldenDiff:
         return out
 
 
-def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
-    """Compare two goldens: raw keyspace from their dumps, sessions via fresh restores."""
-    diff = GoldenDiff(old.version, new.version)
+def diff_goldens(
+    old: Golden, new: Golden, spec: ServerSpec, fmt: Format | None = None
+) -> GoldenDiff:
+    """Compare two goldens: raw keyspace from their dumps, sessions via their golden cases
+    (json restore on ``spec``), so a golden that fails its checks is reported, not diffed."""
+    diff = GoldenDiff(str(old.version), str(new.version))
     a, b = layout_of(old.dump), layout_of(new.dump)
     a_raw = {key_text(e.key): e for e in old.dump.keys}
     b_raw = {key_text(e.key): e for e in new.dump.keys}
@@ -65,8 +70,8 @@ def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
         )
         for v in versions
     }
-    old_sessions = _sessions(old, spec)
-    new_sessions = _sessions(new, spec)
+    old_sessions = _sessions(old, spec, fmt)
+    new_sessions = _sessions(new, spec, fmt)
     for sid in sorted(old_sessions.keys() | new_sessions.keys()):
         before, after = old_sessions.get(sid), new_sessions.get(sid)
         if before == after:
@@ -83,7 +88,11 @@ def diff_goldens(old: Golden, new: Golden, spec: ServerSpec) -> GoldenDiff:
     return diff
 
 
-def _sessions(golden: Golden, spec: ServerSpec) -> dict[str, list[Any]]:
-    with restored_server(golden, spec, RestoreMode.JSON) as server:
-        sessions: dict[str, list[Any]] = golden_view(server.client)["sessions"]
-        return sessions
+def _sessions(golden: Golden, spec: ServerSpec, fmt: Format | None) -> dict[str, list[Any]]:
+    if fmt is None:
+        from memfix.formats import resolve_format
+
+        fmt = resolve_format("memfix")
+    case = GoldenCase(golden, RestoreMode.JSON, spec, fmt)
+    with restored_case(case) as restored:
+        return restored.view().sessions

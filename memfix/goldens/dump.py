@@ -27,7 +27,7 @@ import msgspec
 import redis
 
 from memfix.errors import GoldenError, TargetNotEmpty
-from memfix.goldens.jsonfile import encode_canonical, read_versioned
+from memfix.goldens.jsonfile import MAX_JSON_BYTES, encode_canonical, read_versioned
 
 __all__ = [
     "DUMP_FORMAT",
@@ -48,6 +48,7 @@ __all__ = [
     "key_text",
     "read_dump",
     "restore_dump",
+    "short_key",
     "value_bytes",
 ]
 
@@ -73,6 +74,13 @@ def _enc(raw: bytes) -> Value:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return Base64(raw)
+
+
+def short_key(value: Value, limit: int = 80) -> str:
+    """``repr`` of a dumped key, cut to ``limit`` characters (a 1 MB key stays one line)."""
+    text = key_text(value)
+    shown = repr(text if len(text) <= limit else text[:limit])
+    return shown if len(text) <= limit else f"{shown}... ({len(text)} chars)"
 
 
 def key_text(value: Value) -> str:
@@ -239,30 +247,62 @@ def encode_dump(dump: KeyspaceDump) -> bytes:
 
 def read_dump(path: Path) -> KeyspaceDump:
     """Parse and validate a ``dump.json`` completely (before anything is written)."""
-    dump = read_versioned(path, KeyspaceDump, "dump", DUMP_FORMAT)
+    dump = read_versioned(path, KeyspaceDump, "dump", DUMP_FORMAT, MAX_JSON_BYTES)
+    seen: set[bytes] = set()
     for entry in dump.keys:  # bad shapes surface now, not halfway through a restore
+        key = value_bytes(entry.key)
+        if key in seen:
+            raise GoldenError(f"{path}: key {short_key(entry.key)} appears twice")
+        seen.add(key)
         try:
             _check_shape(entry)
         except ValueError as exc:
-            raise GoldenError(f"{path}: key {key_text(entry.key)!r}: {exc}") from None
+            raise GoldenError(f"{path}: key {short_key(entry.key)}: {exc}") from None
     return dump
 
 
-_STREAM_ID = re.compile(r"^\d+-\d+$")
+_STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}", re.ASCII)
+
+
+#: EXPIRE takes any 64-bit number of seconds, but an expiry past ~292 million years
+#: overflows the server's millisecond clock; no real TTL comes near this bound.
+MAX_TTL = 10**12
 
 
 def _check_shape(entry: Entry) -> None:
-    """What Redis would reject mid-restore: bad stream ids, odd field lists, bad scores."""
+    """What Redis would reject mid-restore: bad TTLs, stream ids, field lists, scores,
+    and empty collections (Redis deletes an empty list, set, hash or sorted set)."""
+    if entry.ttl is not None and not 0 < entry.ttl <= MAX_TTL:
+        raise ValueError(f"TTL {entry.ttl} is not between 1 and {MAX_TTL} seconds")
+    if isinstance(entry, (ListEntry, SetEntry, HashEntry, ZSetEntry)) and not entry.value:
+        raise ValueError(f"an empty {entry.__struct_config__.tag} cannot exist in Redis")
+    if isinstance(entry, SetEntry) and len({value_bytes(v) for v in entry.value}) != len(
+        entry.value
+    ):
+        raise ValueError("a set member appears twice")
+    if isinstance(entry, HashEntry) and len({value_bytes(f) for f, _ in entry.value}) != len(
+        entry.value
+    ):
+        raise ValueError("a hash field appears twice")
     if isinstance(entry, StreamEntry):
+        previous = (0, 0)
         for item in entry.value:
-            if not _STREAM_ID.match(item.id) or item.id == "0-0":
-                raise ValueError(f"bad stream entry id {item.id!r}")
+            if not _STREAM_ID.fullmatch(item.id) or item.id == "0-0":
+                raise ValueError(f"bad stream entry id {item.id[:40]!r}")
+            ms, seq = (int(x) for x in item.id.split("-"))
+            if (ms, seq) <= previous or ms >= 1 << 64 or seq >= 1 << 64:
+                raise ValueError(f"stream entry id {item.id} is out of order or range")
+            previous = (ms, seq)
             if not item.fields or len(item.fields) % 2:
                 raise ValueError(f"stream entry {item.id} needs field/value pairs")
     elif isinstance(entry, ZSetEntry):
         for _, score in entry.value:
-            if math.isnan(float(score)):
-                raise ValueError(f"bad sorted-set score {score!r}")
+            try:
+                number = float(score)
+            except ValueError:
+                raise ValueError(f"bad sorted-set score {score[:40]!r}") from None
+            if math.isnan(number):
+                raise ValueError(f"bad sorted-set score {score[:40]!r}")
 
 
 # -- restoring -------------------------------------------------------------------
@@ -275,28 +315,42 @@ class RestoreStats:
 
 
 def restore_dump(
-    dump: KeyspaceDump, client: redis.Redis, *, allow_non_empty: bool = False
+    dump: KeyspaceDump,
+    client: redis.Redis,
+    *,
+    allow_non_empty: bool = False,
+    replace_existing: bool = False,
 ) -> RestoreStats:
     """Write ``dump`` into the selected database of ``client``.
 
-    Refuses a database that already holds keys unless ``allow_non_empty``
-    (then each key of the dump replaces any key of that name; other keys are
-    left alone): merging a golden into live data silently makes it mean
-    something else. ``read_dump`` validated every value and shape Redis could
-    reject, so a restore does not stop halfway on bad data; a server-side
-    failure is still reported as a one-line GoldenError naming the key.
+    Refuses a database that already holds keys unless ``allow_non_empty``,
+    and refuses keys of the same name as a dump key (listing them) unless
+    ``replace_existing`` too (then each such key is replaced, never merged):
+    overwriting live data is a separate decision from writing next to it.
+    ``read_dump`` validated every value and shape Redis could reject, and all
+    checks run before the first write, so a restore does not stop halfway on
+    bad data; a server-side failure is still a one-line GoldenError naming keys.
     """
     existing = int(client.dbsize())
     if existing and not allow_non_empty:
         raise TargetNotEmpty(
             f"target database holds {existing} keys; restore only into an empty database"
         )
+    if existing:
+        colliding = _colliding(dump, client)
+        if colliding and not replace_existing:
+            shown = ", ".join(short_key(k, 60) for k in colliding[:5])
+            more = f" (+{len(colliding) - 5} more)" if len(colliding) > 5 else ""
+            raise TargetNotEmpty(
+                f"target database already holds {len(colliding)} key(s) of this golden: "
+                f"{shown}{more}; nothing written"
+            )
     pipe = client.pipeline(transaction=False)
     queued = elements = 0
-    batch: list[str] = []  # keys with commands in the pipeline, to name one on failure
+    batch: list[Value] = []  # keys with commands in the pipeline, to name one on failure
     for entry in dump.keys:
         key = value_bytes(entry.key)
-        batch.append(key_text(entry.key))
+        batch.append(entry.key)
         elements += 1 if isinstance(entry, StringEntry) else len(entry.value)
         if existing:  # make the key equal to the dump, never a merge of both
             pipe.delete(key)
@@ -313,11 +367,23 @@ def restore_dump(
     return RestoreStats(keys=len(dump.keys), elements=elements)
 
 
-def _flush(pipe: redis.client.Pipeline, batch: list[str]) -> None:
+def _colliding(dump: KeyspaceDump, client: redis.Redis) -> list[Value]:
+    found: list[Value] = []
+    for start in range(0, len(dump.keys), _CHUNK):
+        chunk = dump.keys[start : start + _CHUNK]
+        pipe = client.pipeline(transaction=False)
+        for entry in chunk:
+            pipe.exists(value_bytes(entry.key))
+        found += [e.key for e, hit in zip(chunk, pipe.execute(), strict=True) if hit]
+    return found
+
+
+def _flush(pipe: redis.client.Pipeline, batch: list[Value]) -> None:
     try:
         pipe.execute()
     except redis.RedisError as exc:
-        where = f"{batch[0]!r}..{batch[-1]!r}" if len(batch) > 1 else repr(batch[0])
+        first, last = short_key(batch[0], 60), short_key(batch[-1], 60)
+        where = f"{first}..{last}" if len(batch) > 1 else first
         raise GoldenError(f"restore failed in keys {where}: {exc}") from None
     batch.clear()
 

@@ -1,32 +1,41 @@
-"""A committed golden: ``golden/<version>/`` with its dump files and manifest."""
+"""A committed golden: ``<set dir>/<version>/`` with its dump files and manifest."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from memfix.errors import GoldenError
+from memfix.formats import Version
 from memfix.goldens.dump import KeyspaceDump, read_dump
+from memfix.goldens.jsonfile import MAX_JSON_BYTES, MAX_SMALL_BYTES, check_plain_file
 from memfix.goldens.manifest import Manifest, sha256_file
 from memfix.servers import RdbHeader, ServerError, rdb_header
 
-__all__ = ["GOLDEN_FILES", "Golden", "find_goldens", "parse_version", "select_goldens"]
+__all__ = [
+    "DEFAULT_SET",
+    "GOLDEN_FILES",
+    "REQUIRED_FILES",
+    "Golden",
+    "find_goldens",
+    "parse_version",
+    "select_goldens",
+]
 
-#: Files every golden holds besides ``manifest.json``; the manifest checksums each.
+#: The set of goldens recorded before golden sets existed (``golden/<version>/``).
+DEFAULT_SET = "memfix"
+#: Files a golden may hold besides ``manifest.json``; the manifest checksums each.
 GOLDEN_FILES = ("dump.rdb", "dump.json", "schema.json")
+#: Files every golden holds (``schema.json`` only when its format has a JSON schema).
+REQUIRED_FILES = ("dump.rdb", "dump.json")
+_LIMITS = {"dump.rdb": 1 << 34, "dump.json": MAX_JSON_BYTES, "schema.json": MAX_SMALL_BYTES}
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
-
-def parse_version(text: str) -> tuple[int, int]:
-    """``"1.4"`` -> ``(1, 4)``; a one-line GoldenError for anything else."""
-    match = _VERSION.match(text)
-    if not match:
-        raise GoldenError(f"{text!r} is not a schema version (expected MAJOR.MINOR, e.g. 1.4)")
-    return int(match[1]), int(match[2])
+def parse_version(text: str) -> Version:
+    """``"1.4"`` -> ``Version(1, 4)``; a one-line GoldenError for anything else."""
+    return Version.parse(text)
 
 
 @dataclass(frozen=True)
@@ -35,24 +44,38 @@ class Golden:
 
     path: Path
     manifest: Manifest
+    version: Version
+    golden_set: str = DEFAULT_SET
 
     @classmethod
-    def open(cls, path: Path) -> Golden:
+    def open(cls, path: Path, golden_set: str = DEFAULT_SET) -> Golden:
+        version = Version.parse(path.name, where=f"{path.parent}/ golden directory")
         manifest = Manifest.read(path / "manifest.json")
-        if manifest.schema_version != path.name:
+        if manifest.schema_version != str(version):
             raise GoldenError(
-                f"{path / 'manifest.json'}: says schema {manifest.schema_version}, "
+                f"{path / 'manifest.json'}: says version {_short(manifest.schema_version)}, "
                 f"but lives in {path.name}/"
             )
-        return cls(path, manifest)
+        claimed = manifest.golden_set or DEFAULT_SET
+        if claimed != golden_set:
+            raise GoldenError(
+                f"{path / 'manifest.json'}: belongs to golden set {_short(claimed)}, "
+                f"found in set {golden_set!r}"
+            )
+        return cls(path, manifest, version, golden_set)
 
     @property
-    def version(self) -> str:
-        return self.path.name
+    def label(self) -> str:
+        """``1.2`` in the default set, ``chat 1.2`` in others (for messages)."""
+        return (
+            str(self.version)
+            if self.golden_set == DEFAULT_SET
+            else f"{self.golden_set} {self.version}"
+        )
 
     @property
-    def sort_key(self) -> tuple[int, int]:
-        return parse_version(self.version)
+    def sort_key(self) -> Version:
+        return self.version
 
     @property
     def rdb_path(self) -> Path:
@@ -63,22 +86,42 @@ class Golden:
         return self.path / "dump.json"
 
     def check(self) -> None:
-        """Every file present and matching its manifest checksum, or a GoldenError naming it."""
-        for name in GOLDEN_FILES:
-            expected = self.manifest.files.get(name)
-            path = self.path / name
-            if expected is None:
+        """Every listed file present, plain, and matching its manifest checksum; no file
+        the manifest does not list; or a GoldenError naming the file."""
+        files = self.manifest.files
+        for name in files:
+            if name not in GOLDEN_FILES:
+                raise GoldenError(
+                    f"{self.path / 'manifest.json'}: lists {_short(name)!s}, "
+                    f"not a golden file ({', '.join(GOLDEN_FILES)})"
+                )
+        for name in REQUIRED_FILES:
+            if name not in files:
                 raise GoldenError(f"{self.path / 'manifest.json'}: no checksum for {name}")
-            if not path.is_file():
+        try:
+            present = sorted(p.name for p in self.path.iterdir())
+        except OSError as exc:
+            raise GoldenError(f"{self.path}: cannot list ({exc.strerror})") from None
+        extra = [n for n in present if n != "manifest.json" and n not in files]
+        if extra:
+            raise GoldenError(
+                f"{self.path / _short(extra[0])}: not listed in the manifest "
+                "(a golden holds only the files its manifest checksums)"
+            )
+        for name, expected in files.items():
+            path = self.path / name
+            if not path.exists() and not path.is_symlink():
                 raise GoldenError(f"{path}: missing (the manifest lists it)")
-            actual = sha256_file(path)
+            check_plain_file(path, _LIMITS[name])
+            actual = sha256_file(path, _LIMITS[name])
             if actual != expected:
                 raise GoldenError(
                     f"{path}: sha256 {actual[:12]}... does not match the manifest's "
-                    f"{expected[:12]}...; released goldens are immutable"
+                    f"{_short(expected, 12)}...; released goldens are immutable"
                 )
 
     def rdb_header(self) -> RdbHeader:
+        check_plain_file(self.rdb_path, _LIMITS["dump.rdb"])
         try:
             return rdb_header(self.rdb_path)
         except ServerError as exc:
@@ -90,20 +133,36 @@ class Golden:
         return read_dump(self.json_path)
 
 
-def find_goldens(root: Path) -> list[Golden]:
-    """Every golden under ``root``, oldest version first (``[]`` if root is absent)."""
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def find_goldens(root: Path, golden_set: str = DEFAULT_SET) -> list[Golden]:
+    """Every golden under ``root``, oldest version first (``[]`` if root is absent).
+
+    Hidden entries (a ``.record-*`` staging directory) and names nothing like a
+    version (another set's directory) are skipped; a name that looks like a
+    version but is not a valid one (``01.2``, ``1.0\\n``) is an error.
+    """
     if not root.is_dir():
         return []
     found = []
     for child in root.iterdir():
-        if child.is_dir() and _VERSION.match(child.name):
-            found.append(Golden.open(child))
-    return sorted(found, key=lambda g: g.sort_key)
+        if child.name.startswith("."):
+            continue
+        if not Version.looks_like(child.name):
+            continue
+        if child.is_symlink() or not child.is_dir():
+            raise GoldenError(f"{child}: a golden must be a plain directory")
+        found.append(Golden.open(child, golden_set))
+    return sorted(found, key=lambda g: g.version)
 
 
-def select_goldens(root: Path, versions: Sequence[str] = ()) -> list[Golden]:
-    """The goldens named by ``versions`` (all of them when empty)."""
-    goldens = find_goldens(root)
+def select_goldens(
+    root: Path, versions: Sequence[str] = (), golden_set: str = DEFAULT_SET
+) -> list[Golden]:
+    """The goldens named by ``versions`` (all of them when empty; none is an error)."""
+    goldens = find_goldens(root, golden_set)
     if not versions:
         if not goldens:
             raise GoldenError(f"{root}: no goldens found (record one with `memfix record`)")
@@ -111,9 +170,9 @@ def select_goldens(root: Path, versions: Sequence[str] = ()) -> list[Golden]:
     by_version = {g.version: g for g in goldens}
     chosen = []
     for v in versions:
-        parse_version(v)
-        if v not in by_version:
-            have = ", ".join(by_version) or "none"
-            raise GoldenError(f"no golden {v} under {root}/ (have: {have})")
-        chosen.append(by_version[v])
+        version = Version.parse(v)
+        if version not in by_version:
+            have = ", ".join(str(x) for x in by_version) or "none"
+            raise GoldenError(f"no golden {version} under {root}/ (have: {have})")
+        chosen.append(by_version[version])
     return chosen

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from memfix.goldens.jsonfile import encode_canonical, read_versioned
+from memfix.goldens.jsonfile import check_plain_file, encode_canonical, read_versioned
 
 __all__ = ["MANIFEST_FORMAT", "Counts", "Manifest", "ScenarioInfo", "ServerInfo", "sha256_file"]
 
@@ -35,11 +35,17 @@ class ScenarioInfo(msgspec.Struct, forbid_unknown_fields=True):
     description: str
 
 
-class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    format: str = MANIFEST_FORMAT
+class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    """``schema_version`` is the format's data version (the name predates formats);
+    ``set`` and ``format_name`` are absent from goldens recorded before golden sets,
+    which belong to the default set ``memfix`` of format ``memfix``."""
+
+    format: str  # always written (MANIFEST_FORMAT): omit_defaults must not drop it
+    golden_set: str | None = msgspec.field(default=None, name="set")
+    format_name: str | None = None
     memfix_version: str
     schema_version: str
-    schema_module_sha256: str
+    schema_module_sha256: str | None = None
     server: ServerInfo
     counts: Counts
     scenario: ScenarioInfo
@@ -52,8 +58,14 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def read(cls, path: Path) -> Manifest:
         return read_versioned(path, cls, "manifest", MANIFEST_FORMAT)
 
+    @property
+    def data_format(self) -> str:
+        return self.format_name or "memfix"
 
-def sha256_file(path: Path) -> str:
+
+def sha256_file(path: Path, limit: int = 1 << 34) -> str:
+    """Checksum of a plain file (no symlink, FIFO or device; at most ``limit`` bytes)."""
+    check_plain_file(path, limit)
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

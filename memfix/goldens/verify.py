@@ -1,10 +1,10 @@
-"""``verify``: prove a committed golden still loads through the current code.
+"""``verify``: prove committed goldens still load through the current code.
 
-For each golden and server: checksums; ``dump.json`` replayed into one fresh
-server must reproduce the dump exactly; ``dump.rdb`` loaded by another fresh
-server must hold the same data (when the server can load that RDB version);
-and every session must decode through the current store code, identically
-from both restores.
+For each golden: the static checks (files, manifest claims, keys claimed);
+then, per server, the golden case in both restore modes (``dump.json``
+replayed, ``dump.rdb`` loaded) must reproduce ``dump.json``, and read through
+the format's current code into the same view from both. Zero sessions is a
+failure, never an "ok".
 """
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from redis import RedisError
-
-from memfix.errors import GoldenError, SchemaError
-from memfix.goldens.dump import dump_keyspace
+from memfix.errors import GoldenError
+from memfix.formats import Format
+from memfix.goldens.case import (
+    CaseSkipped,
+    GoldenCase,
+    check_golden,
+    restored_case,
+)
 from memfix.goldens.golden import Golden
-from memfix.goldens.restore import RestoreMode, first_difference, restored_server
-from memfix.goldens.view import golden_view
-from memfix.servers import ServerError, ServerSpec
+from memfix.goldens.restore import RestoreMode, ServerPool
+from memfix.goldens.view import GoldenView
+from memfix.servers import ServerSpec
 
 __all__ = ["VerifyRow", "verify_golden", "verify_goldens"]
 
@@ -47,83 +50,89 @@ class VerifyRow:
 
 
 def verify_goldens(
-    goldens: Iterable[Golden], specs: Sequence[ServerSpec], *, progress: Progress | None = None
+    goldens: Iterable[Golden],
+    specs: Sequence[ServerSpec],
+    *,
+    fmt: Format | None = None,
+    progress: Progress | None = None,
+    pool: ServerPool | None = None,
 ) -> list[VerifyRow]:
-    return [row for g in goldens for row in verify_golden(g, specs, progress=progress)]
+    return [
+        row
+        for g in goldens
+        for row in verify_golden(g, specs, fmt=fmt, progress=progress, pool=pool)
+    ]
 
 
 def verify_golden(
-    golden: Golden, specs: Sequence[ServerSpec], *, progress: Progress | None = None
+    golden: Golden,
+    specs: Sequence[ServerSpec],
+    *,
+    fmt: Format | None = None,
+    progress: Progress | None = None,
+    pool: ServerPool | None = None,
 ) -> list[VerifyRow]:
+    if fmt is None:
+        from memfix.formats import resolve_format
+
+        fmt = resolve_format("memfix")
     say = progress or (lambda _: None)
+    label = golden.label
     started = time.perf_counter()
-    say(f"{golden.version}: checking files")
+    say(f"{label}: checking files")
     try:
-        golden.check()
-        golden.dump  # noqa: B018 - parse and validate now, once
-        header = golden.rdb_header()
+        check_golden(golden, fmt)
     except GoldenError as exc:
-        return [VerifyRow(golden.version, "-", "files", "FAIL", str(exc), _since(started))]
-    rows = [VerifyRow(golden.version, "-", "files", "ok", "checksums match", _since(started))]
+        return [VerifyRow(label, "-", "files", "FAIL", str(exc), _since(started))]
+    rows = [
+        VerifyRow(label, "-", "files", "ok", "checksums and manifest claims match", _since(started))
+    ]
     for spec in specs:
-        say(f"{golden.version}: json restore on {spec.id}")
-        json_row, json_view = _check(golden, spec, RestoreMode.JSON)
-        rows.append(json_row)
-        if not spec.can_load(header):
+        views: dict[RestoreMode, GoldenView] = {}
+        for mode in (RestoreMode.JSON, RestoreMode.RDB):
+            say(f"{label}: {mode.value} restore on {spec.id}")
+            case = GoldenCase(golden, mode, spec, fmt)
+            t0 = time.perf_counter()
+            try:
+                with restored_case(case, pool=pool) as restored:
+                    view = restored.view()
+            except CaseSkipped as exc:
+                rows.append(
+                    VerifyRow(
+                        label,
+                        spec.id,
+                        mode.value,
+                        "skipped",
+                        f"{exc}; verified through dump.json",
+                        0.0,
+                    )
+                )
+                continue
+            except GoldenError as exc:
+                rows.append(VerifyRow(label, spec.id, mode.value, "FAIL", str(exc), _since(t0)))
+                continue
+            views[mode] = view
+            detail = "restored and read through the current code"
+            status = "ok"
+            if (
+                mode is RestoreMode.RDB
+                and RestoreMode.JSON in views
+                and views[RestoreMode.JSON] != view
+            ):
+                status, detail = "FAIL", "decoded sessions differ between the rdb and json restores"
             rows.append(
                 VerifyRow(
-                    golden.version,
+                    label,
                     spec.id,
-                    "rdb",
-                    "skipped",
-                    f"dump.rdb is {header}, newer than {spec.id} loads; verified through dump.json",
-                    0.0,
+                    mode.value,
+                    status,
+                    detail,
+                    _since(t0),
+                    sessions=len(view.sessions),
+                    messages=view.messages,
                 )
             )
-            continue
-        say(f"{golden.version}: rdb restore on {spec.id}")
-        rdb_row, rdb_view = _check(golden, spec, RestoreMode.RDB)
-        if rdb_row.status == "ok" and json_view is not None and rdb_view != json_view:
-            rdb_row = _fail(rdb_row, "decoded sessions differ between the rdb and json restores")
-        rows.append(rdb_row)
     return rows
-
-
-def _check(
-    golden: Golden, spec: ServerSpec, mode: RestoreMode
-) -> tuple[VerifyRow, dict[str, Any] | None]:
-    started = time.perf_counter()
-    row = VerifyRow(golden.version, spec.id, mode.value, "ok", "", 0.0)
-    try:
-        with restored_server(golden, spec, mode) as server:
-            actual = dump_keyspace(server.client)
-            diff = first_difference(golden.dump.without_ttl_values(), actual.without_ttl_values())
-            if diff is not None:
-                return _fail(
-                    row, f"{mode.value} restore differs from dump.json: {diff}", started
-                ), None
-            view = golden_view(server.client, dump=actual)
-    except (SchemaError, GoldenError, ServerError, RedisError) as exc:
-        return _fail(row, str(exc), started), None
-    sessions = view["sessions"]
-    return (
-        VerifyRow(
-            golden.version,
-            spec.id,
-            mode.value,
-            "ok",
-            "restored and decoded through the current code",
-            _since(started),
-            sessions=len(sessions),
-            messages=sum(len(m) for m in sessions.values()),
-        ),
-        view,
-    )
-
-
-def _fail(row: VerifyRow, detail: str, started: float | None = None) -> VerifyRow:
-    seconds = _since(started) if started is not None else row.seconds
-    return VerifyRow(row.golden, row.server, row.mode, "FAIL", detail, seconds)
 
 
 def _since(started: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
@@ -21,13 +21,34 @@ __all__ = ["ExistingServer", "connect_existing"]
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    return urlunsplit(parts._replace(netloc=user + netloc))
+    """``url`` without its password (userinfo or ``?password=``), for messages and logs.
+
+    Unparseable input is shown only up to its scheme: it may hold a password
+    in a form this function does not recognise.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url.split("://", 1)[0] + "://***" if "://" in url else "***"
+    netloc = parts.netloc
+    if password is not None:
+        host = netloc.rsplit("@", 1)[-1]
+        user = f"{parts.username}:***@" if parts.username else ":***@"
+        netloc = user + host
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode(
+            [(k, "***" if k.lower() in _SECRET_PARAMS else v) for k, v in pairs], safe="*"
+        )
+    shown = urlunsplit(parts._replace(netloc=netloc, query=query))
+    if not netloc and url.startswith(f"{parts.scheme}://"):  # unix:///path keeps its slashes
+        shown = f"{parts.scheme}://" + shown[len(parts.scheme) + 1 :]
+    return shown
+
+
+_SECRET_PARAMS = frozenset({"password", "pass", "pwd", "auth", "token", "secret"})
 
 
 class ExistingServer(Server):

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from memfix.formats.version import Version
 from memfix.model import Message, Role, ToolCall
 from memfix.store import RedisMemoryStore
 
@@ -67,12 +68,12 @@ class _Clock:
 
 
 def run_scenario(
-    client: redis.Redis, version: str, *, progress: Callable[[str], None] | None = None
+    client: redis.Redis, version: Version, *, progress: Callable[[str], None] | None = None
 ) -> None:
     """Sessions of every shape an LLM app writes (short, long, unicode, 64 KiB,
     empty, TTL, window, batch, compacted) plus turns on the shared timeline."""
     rng = random.Random(f"memfix-scenario-{version}")
-    major, minor = (int(p) for p in version.split("."))
+    major, minor = version.major, version.minor
     # Releases a few weeks apart on a fixed calendar (Nov 2023 onwards).
     clock = _Clock(1_700_000_000.0 + (major - 1) * 100_000_000 + minor * 2_000_000, rng)
     say = progress or (lambda _: None)

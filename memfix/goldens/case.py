@@ -1,0 +1,289 @@
+"""The golden case: one golden x restore mode x server, restored, checked, then viewed.
+
+The one implementation behind ``memfix verify`` and the pytest plugin. Every
+check that can make a golden lie is here, so both shells fail the same way:
+
+- static (no server): files against the manifest (:meth:`Golden.check`), the
+  manifest's set, format, key and record counts, RDB header and ``schema.json``
+  against the files, and every key claimed by the set's format;
+- after the restore: the restored keyspace equals ``dump.json``; an RDB holds
+  no FUNCTION library; the view is not empty over a non-empty dump; the view
+  holds as many sessions and messages as the manifest says (a reader that skips
+  what it cannot decode loses messages silently: that fails here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import redis
+
+from memfix.errors import FormatError, GoldenError
+from memfix.formats import Format, json_schema_of, key_matcher, record_version_of
+from memfix.goldens.dump import KeyspaceDump, ListEntry, dump_keyspace, key_text, value_bytes
+from memfix.goldens.golden import Golden
+from memfix.goldens.jsonfile import read_json
+from memfix.goldens.restore import RestoreMode, ServerPool, first_difference, restored_server
+from memfix.goldens.view import GoldenView, build_view
+from memfix.servers import Server, ServerError, ServerSpec
+
+__all__ = [
+    "CaseFailure",
+    "CaseSkipped",
+    "GoldenCase",
+    "RestoredCase",
+    "check_golden",
+    "count_records",
+    "golden_cases",
+    "prefetch",
+    "restored_case",
+]
+
+
+class CaseFailure(GoldenError):
+    """A golden case that fails; the message names set, version and what is wrong."""
+
+
+class CaseSkipped(GoldenError):
+    """A case that cannot run here (an RDB newer than the server loads)."""
+
+
+@dataclass(frozen=True)
+class GoldenCase:
+    """One golden, restored one way, on one server kind."""
+
+    golden: Golden
+    mode: RestoreMode
+    spec: ServerSpec
+    fmt: Format = field(compare=False)
+    id_prefix: str = ""
+
+    @property
+    def id(self) -> str:
+        """``1.2-json-redis-7.0.15`` (default set) or ``chat-1.2-json-redis-7.0.15``."""
+        return f"{self.id_prefix}{self.golden.version}-{self.mode.value}-{self.spec.id}"
+
+    @property
+    def where(self) -> str:
+        return f"golden {self.golden.label} ({self.mode.value} restore on {self.spec.id})"
+
+    def fail(self, detail: str) -> CaseFailure:
+        return CaseFailure(f"{self.where}: {detail}")
+
+
+def golden_cases(
+    goldens: Sequence[Golden],
+    specs: Sequence[ServerSpec],
+    fmt: Format,
+    *,
+    id_prefix: str = "",
+    modes: Sequence[RestoreMode] = (RestoreMode.RDB, RestoreMode.JSON),
+) -> list[GoldenCase]:
+    return [
+        GoldenCase(g, mode, spec, fmt, id_prefix)
+        for g in goldens
+        for mode in modes
+        for spec in specs
+    ]
+
+
+def count_records(dump: KeyspaceDump, fmt: Format) -> dict[str, int]:
+    """Records by the version they claim, over list elements of the format's keys."""
+    hook = record_version_of(fmt)
+    if hook is None:
+        return {}
+    owned = key_matcher(fmt.key_patterns)
+    counts: dict[str, int] = {}
+    for e in dump.keys:
+        if not isinstance(e, ListEntry) or not owned(key_text(e.key)):
+            continue
+        for v in e.value:
+            version = hook(value_bytes(v)) or "unknown"
+            counts[version] = counts.get(version, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def _names(keys: list[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(k if len(k) <= 60 else k[:57] + "...") for k in keys[:limit])
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def check_golden(golden: Golden, fmt: Format) -> None:
+    """Everything about a golden that needs no server; a GoldenError naming set, version, file.
+
+    Checked once per golden and process (the result is remembered).
+    """
+    memo = golden.__dict__.get("_checked")
+    if memo is not None:
+        if isinstance(memo, GoldenError):
+            raise memo
+        return
+    try:
+        _check_golden(golden, fmt)
+    except GoldenError as exc:
+        error = GoldenError(f"golden {golden.label}: {exc}")
+        golden.__dict__["_checked"] = error
+        raise error from None
+    golden.__dict__["_checked"] = True
+
+
+def _check_golden(golden: Golden, fmt: Format) -> None:
+    golden.check()
+    m = golden.manifest
+    manifest = golden.path / "manifest.json"
+    if m.data_format != fmt.name:
+        raise GoldenError(
+            f"{manifest}: recorded by format {m.data_format!r}, the set's is {fmt.name!r}"
+        )
+    header = golden.rdb_header()
+    if str(header) != m.server.rdb_header:
+        raise GoldenError(
+            f"{golden.rdb_path}: header {header}, the manifest says {m.server.rdb_header[:20]!r}"
+        )
+    dump = golden.dump
+    if not dump.keys:
+        raise GoldenError(f"{golden.json_path}: holds no keys (a golden of nothing cannot fail)")
+    if m.counts.keys != len(dump.keys):
+        raise GoldenError(
+            f"{manifest}: says {m.counts.keys} keys, dump.json holds {len(dump.keys)}"
+        )
+    records = count_records(dump, fmt)
+    if record_version_of(fmt) is not None and records != m.counts.records_by_version:
+        raise GoldenError(
+            f"{manifest}: records by version {m.counts.records_by_version}, "
+            f"dump.json holds {records}"
+        )
+    owned = key_matcher(fmt.key_patterns)
+    stray = [k for k in (key_text(e.key) for e in dump.keys) if not owned(k)]
+    if stray:
+        raise GoldenError(f"{golden.json_path}: keys no format claims: {_names(stray)}")
+    if m.counts.keys and (m.counts.sessions == 0 or m.counts.messages == 0):
+        raise GoldenError(f"{manifest}: {m.counts.keys} keys but no sessions or messages")
+    schema_path = golden.path / "schema.json"
+    if "schema.json" in m.files:
+        schema = read_json(schema_path, "schema")
+        if not isinstance(schema, dict):
+            raise GoldenError(f"{schema_path}: not a JSON schema object")
+        current = json_schema_of(fmt)
+        try:
+            is_current = golden.version == _current(fmt)
+        except GoldenError:
+            is_current = False
+        if is_current and current is not None and schema != current:
+            raise GoldenError(f"{schema_path}: differs from the format's current JSON schema")
+
+
+def _current(fmt: Format) -> object:
+    from memfix.formats import current_version
+
+    return current_version(fmt)
+
+
+@dataclass
+class RestoredCase:
+    """A golden case restored into a server; ``view()`` reads it through the current code."""
+
+    case: GoldenCase
+    server: Server
+    dump: KeyspaceDump
+    _view: GoldenView | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        return self.server.client
+
+    def view(self) -> GoldenView:
+        """The view, checked against the dump and the manifest; CaseFailure otherwise."""
+        if self._view is None:
+            case = self.case
+            try:
+                view = build_view(case.fmt, self.server.client, self.dump)
+            except FormatError as exc:
+                raise case.fail(f"no longer loads with the current code: {exc}") from None
+            except (redis.RedisError, ServerError) as exc:
+                raise case.fail(f"server error while reading: {exc}") from None
+            counts = case.golden.manifest.counts
+            if self.dump.keys and not view.sessions:
+                raise case.fail(
+                    f"the view is empty but dump.json holds {len(self.dump.keys)} keys "
+                    f"(does {case.fmt.name!r} read_sessions find its keys?)"
+                )
+            if len(view.sessions) != counts.sessions or view.messages != counts.messages:
+                raise case.fail(
+                    f"the current code reads {len(view.sessions)} sessions / {view.messages} "
+                    f"messages, the golden holds {counts.sessions} / {counts.messages} "
+                    f"(records skipped or lost on read?{_short_lists(view, self.dump)})"
+                )
+            self._view = view
+        return self._view
+
+
+def _short_lists(view: GoldenView, dump: KeyspaceDump) -> str:
+    """A hint naming list keys that hold more records than their session was read with
+    (a session maps to the one list key equal to it or holding it between colons)."""
+    lists = {key_text(e.key): len(e.value) for e in dump.keys if isinstance(e, ListEntry)}
+    hints = []
+    for sid, messages in view.sessions.items():
+        keys = [k for k in lists if k == sid or sid in k.split(":")]
+        if len(keys) == 1 and lists[keys[0]] > len(messages):
+            hints.append(f"{keys[0][:80]!r} holds {lists[keys[0]]}, read {len(messages)}")
+    if not hints:
+        return ""
+    return " " + "; ".join(hints[:3]) + (f" (+{len(hints) - 3} more)" if len(hints) > 3 else "")
+
+
+def prefetch(case: GoldenCase, pool: ServerPool) -> None:
+    """Start an upcoming rdb case's server early, if the case will get that far."""
+    if case.mode is not RestoreMode.RDB:
+        return
+    try:
+        check_golden(case.golden, case.fmt)
+        if not case.spec.can_load(case.golden.rdb_header()):
+            return
+    except GoldenError:
+        return  # the case itself reports it
+    pool.prefetch_rdb(case.golden, case.spec)
+
+
+@contextmanager
+def restored_case(case: GoldenCase, *, pool: ServerPool | None = None) -> Iterator[RestoredCase]:
+    """``case`` restored into a server whose database holds nothing else.
+
+    Raises CaseFailure (one line naming set, version, file or key) for any golden
+    problem, CaseSkipped when the RDB is too new for the server.
+    """
+    golden = case.golden
+    try:
+        check_golden(golden, case.fmt)
+    except GoldenError as exc:
+        raise CaseFailure(str(exc)) from None
+    if case.mode is RestoreMode.RDB:
+        header = golden.rdb_header()
+        if not case.spec.can_load(header):
+            raise CaseSkipped(
+                f"dump.rdb of {golden.label} is {header}, newer than {case.spec.id} loads"
+            )
+    try:
+        with restored_server(golden, case.spec, case.mode, pool=pool) as server:
+            actual = dump_keyspace(server.client)
+            diff = first_difference(golden.dump.without_ttl_values(), actual.without_ttl_values())
+            if diff is not None:
+                raise case.fail(f"{case.mode.value} restore differs from dump.json: {diff}")
+            if case.mode is RestoreMode.RDB and _has_functions(server.client):
+                raise case.fail("dump.rdb carries FUNCTION libraries (code, not data)")
+            yield RestoredCase(case, server, actual)
+    except (ServerError, redis.RedisError) as exc:
+        raise case.fail(" ".join(str(exc).split())[:500]) from None
+    except GoldenError as exc:
+        if isinstance(exc, CaseFailure):
+            raise
+        raise case.fail(str(exc)) from None
+
+
+def _has_functions(client: redis.Redis) -> bool:
+    try:
+        return bool(client.execute_command("FUNCTION", "LIST"))  # type: ignore[no-untyped-call]
+    except redis.ResponseError:  # before Redis 7: no functions at all
+        return False
