@@ -15,6 +15,7 @@ __all__ = [
     "ReleaseError",
     "SchemaError",
     "TargetNotEmpty",
+    "VersionError",
 ]
 
 _EXCERPT_BYTES = 80
@@ -91,6 +92,14 @@ class ConfigError(MemfixError):
 
 class GoldenError(MemfixError):
     """A golden that is missing, corrupt, inconsistent, or may not be written."""
+
+
+class VersionError(GoldenError, ValueError):
+    """Text that is not an ASCII ``MAJOR.MINOR`` without leading zeros.
+
+    A ``ValueError`` too, for callers validating arguments, and a GoldenError
+    because it most often names a golden directory or a ``--version``.
+    """
 
 
 class TargetNotEmpty(MemfixError):

@@ -19,7 +19,8 @@ from types import ModuleType
 import msgspec
 
 from memfix import schemas
-from memfix.errors import ReleaseError
+from memfix.errors import ReleaseError, VersionError
+from memfix.version import Version
 
 __all__ = ["committed_in_git", "module_source", "new_schema_version"]
 
@@ -33,16 +34,16 @@ def new_schema_version(version: str, *, package_dir: Path | None = None) -> Path
     version, one not newer than the current, or an existing file.
     """
     try:
-        wanted = schemas.parse_version(version)
-    except ValueError as exc:
+        wanted = Version.parse(version)
+    except VersionError as exc:
         raise ReleaseError(str(exc)) from None
     current = schemas.CURRENT_VERSION
-    if version == current:
+    if wanted == current:
         raise ReleaseError(f"{version} is already the current schema version")
-    if wanted <= schemas.parse_version(current):
+    if wanted <= current:
         raise ReleaseError(f"{version} is not newer than the current schema version {current}")
     directory = package_dir or Path(schemas.__file__).parent
-    major, minor = wanted
+    major, minor = wanted.key
     target = directory / f"v{major}_{minor}.py"
     source = module_source(version, schemas.RELEASED[current])
     try:

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from memfix.goldens import find_goldens
-from memfix.schemas import parse_version
 from memfix.servers import default_spec
+from memfix.version import Version
 from tests.test_record_verify import REPO
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ ALL = frozenset(g.version for g in find_goldens(REPO / "golden"))
 
 def since(version: str) -> frozenset[str]:
     """The goldens that hold records of ``version`` (it and every later one)."""
-    return frozenset(v for v in ALL if parse_version(v) >= parse_version(version))
+    return frozenset(v for v in ALL if Version.parse(v) >= version)
 
 
 @dataclass(frozen=True)

@@ -169,9 +169,12 @@ def run(*args: str) -> tuple[int, str]:
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        ("1.04", "'1.04' is not a schema version (MAJOR.MINOR, ASCII digits, no leading zeros)"),
-        ("2", "'2' is not a schema version"),
-        ("\u0662.\u0660", "is not a schema version"),
+        (
+            "1.04",
+            "'1.04' is not a version (expected ASCII MAJOR.MINOR without leading zeros, e.g. 1.4)",
+        ),
+        ("2", "'2' is not a version"),
+        ("\u0662.\u0660", "is not a version"),
         ("1.3", "1.3 is not newer than the current schema version"),
         (schemas.CURRENT_VERSION, "is already the current schema version"),
     ],

@@ -13,6 +13,7 @@ from memfix.goldens import RestoreMode, find_goldens, restored_server
 from memfix.schemas import v1_0, v1_1, v1_2, v1_3, v1_4
 from memfix.servers import default_spec
 from memfix.store import RedisMemoryStore
+from memfix.version import Version
 from tests.test_record_verify import REPO
 
 ONE_OF_EACH = {
@@ -30,7 +31,7 @@ ONE_OF_EACH = {
 def test_every_released_version_is_registered_in_order() -> None:
     """Discovered from the v<major>_<minor>.py files: the newest one is current."""
     on_disk = sorted(
-        (schemas.parse_version(p.stem[1:].replace("_", ".")), p.stem)
+        (Version.parse(p.stem[1:].replace("_", ".")), p.stem)
         for p in Path(schemas.__file__).parent.glob("v*_*.py")
     )
     assert [m.__name__.rsplit(".", 1)[1] for m in schemas.RELEASED.values()] == [
@@ -45,9 +46,9 @@ def test_every_released_version_is_registered_in_order() -> None:
 @pytest.mark.parametrize(
     "bad", ["1", "1.04", "01.4", "1.4.0", "\u0661.\u0664", "1.4\n", " 1.4", "v1.4"]
 )
-def test_parse_version_refuses_what_is_not_major_minor(bad: str) -> None:
-    with pytest.raises(ValueError, match="is not a schema version"):
-        schemas.parse_version(bad)
+def test_version_refuses_what_is_not_major_minor(bad: str) -> None:
+    with pytest.raises(ValueError, match="is not a version"):
+        Version.parse(bad)
 
 
 def test_current_constants_derive_from_the_newest_module() -> None:

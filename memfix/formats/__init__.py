@@ -13,7 +13,7 @@ from memfix.formats.base import (
     record_version_of,
 )
 from memfix.formats.registry import BUILTIN_FORMATS, current_version, resolve_format
-from memfix.formats.version import Version
+from memfix.version import Version
 
 __all__ = [
     "BUILTIN_FORMATS",

@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import redis
 
-from memfix.formats.version import Version
+from memfix.version import Version
 
 __all__ = [
     "Format",

@@ -12,8 +12,8 @@ import redis
 
 from memfix import schemas
 from memfix.formats.memfix_scenario import SCENARIO_NAME, run_scenario
-from memfix.formats.version import Version
 from memfix.store import KeyLayout, RedisMemoryStore
+from memfix.version import Version
 
 __all__ = ["MEMFIX_FORMAT", "MemfixFormat"]
 

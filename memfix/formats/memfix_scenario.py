@@ -24,9 +24,9 @@ from typing import Any
 
 import redis
 
-from memfix.formats.version import Version
 from memfix.model import Message, Role, ToolCall
 from memfix.store import RedisMemoryStore
+from memfix.version import Version
 
 __all__ = ["SCENARIO_NAME", "TTL", "run_scenario"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from memfix.errors import ConfigError, GoldenError
 from memfix.formats.base import Format
-from memfix.formats.version import Version
+from memfix.version import Version
 
 __all__ = ["BUILTIN_FORMATS", "current_version", "resolve_format"]
 

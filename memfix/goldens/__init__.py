@@ -29,7 +29,6 @@ from memfix.goldens.golden import (
     DEFAULT_SET,
     Golden,
     find_goldens,
-    parse_version,
     select_goldens,
 )
 from memfix.goldens.manifest import Manifest
@@ -66,7 +65,6 @@ __all__ = [
     "golden_cases",
     "golden_view",
     "load_config",
-    "parse_version",
     "read_dump",
     "record",
     "restore_dump",

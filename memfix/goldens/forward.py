@@ -77,8 +77,7 @@ def forward_check(
         reader = chain[-2]
     if reader not in schemas.RELEASED:
         raise GoldenError(f"forward check: {reader} is not a released schema version")
-    limit = schemas.parse_version(reader)
-    usable = [g for g in goldens if g.sort_key <= limit]
+    usable = [g for g in goldens if g.version <= reader]
     if not usable:
         have = ", ".join(g.version for g in goldens) or "none"
         raise GoldenError(

@@ -20,7 +20,6 @@ __all__ = [
     "REQUIRED_FILES",
     "Golden",
     "find_goldens",
-    "parse_version",
     "select_goldens",
 ]
 
@@ -31,11 +30,6 @@ GOLDEN_FILES = ("dump.rdb", "dump.json", "schema.json")
 #: Files every golden holds (``schema.json`` only when its format has a JSON schema).
 REQUIRED_FILES = ("dump.rdb", "dump.json")
 _LIMITS = {"dump.rdb": 1 << 34, "dump.json": MAX_JSON_BYTES, "schema.json": MAX_SMALL_BYTES}
-
-
-def parse_version(text: str) -> Version:
-    """``"1.4"`` -> ``Version(1, 4)``; a one-line GoldenError for anything else."""
-    return Version.parse(text)
 
 
 @dataclass(frozen=True)

@@ -42,22 +42,10 @@ __all__ = [
     "encode_message",
     "json_schema",
     "message_encoder",
-    "parse_version",
 ]
 
 #: ``MAJOR.MINOR``, ASCII digits, no leading zeros.
-_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)")
 _MODULE = re.compile(r"v(0|[1-9][0-9]*)_(0|[1-9][0-9]*)")
-
-
-def parse_version(version: str) -> tuple[int, int]:
-    """``"1.4"`` -> ``(1, 4)``; ``ValueError`` (one line) for anything else."""
-    match = _VERSION.fullmatch(version)
-    if match is None:
-        raise ValueError(
-            f"{version!r} is not a schema version (MAJOR.MINOR, ASCII digits, no leading zeros)"
-        )
-    return int(match[1]), int(match[2])
 
 
 def _discover() -> dict[str, ModuleType]:

@@ -1,4 +1,4 @@
-"""``Version``: a golden's ``MAJOR.MINOR``, parsed once where it enters memfix.
+"""``Version``: a ``MAJOR.MINOR`` (schema, format or golden), parsed once where it enters memfix.
 
 Why a type and not a string: a version arrives from a command line, a directory
 name, a manifest and a format's own declaration; parsing it once at that edge
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from memfix.errors import GoldenError
+from memfix.errors import VersionError
 
 __all__ = ["Version"]
 
@@ -28,12 +28,12 @@ class Version(str):
 
     def __new__(cls, text: str) -> Version:
         if _VERSION.fullmatch(text) is None:
-            raise GoldenError(f"{text!r} is not a version")
+            raise VersionError(f"{text!r} is not a version")
         return super().__new__(cls, text)
 
     @classmethod
     def parse(cls, text: object, *, where: str = "") -> Version:
-        """``"1.4"`` -> ``Version("1.4")``; a one-line GoldenError (after ``where``) otherwise."""
+        """``"1.4"`` -> ``Version("1.4")``; a one-line VersionError (after ``where``) otherwise."""
         if isinstance(text, Version):
             return text
         match = _VERSION.fullmatch(text) if isinstance(text, str) else None
@@ -42,7 +42,7 @@ class Version(str):
             if len(shown) > 40:
                 shown = shown[:37] + "..."
             prefix = f"{where}: " if where else ""
-            raise GoldenError(
+            raise VersionError(
                 f"{prefix}{shown} is not a version (expected ASCII MAJOR.MINOR "
                 "without leading zeros, e.g. 1.4)"
             )
