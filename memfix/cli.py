@@ -196,6 +196,14 @@ def record(
     "--write-version",
     help="With --forward: the version the writer is pinned to (RedisMemoryStore write_version).",
 )
+@click.option(
+    "--snapshots",
+    "snapshots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the goldens' committed snapshots "
+    "(default: [tool.memfix] snapshots, else tests/__snapshots__/test_goldens).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
 def verify(
@@ -204,11 +212,12 @@ def verify(
     all_servers: bool,
     forward: bool,
     write_version: str | None,
+    snapshots_dir: Path | None,
     quiet: bool,
     goldens_dir: Path | None,
     set_name: str | None,
 ) -> None:
-    """Check committed goldens load through the current code (all when no VERSION).
+    """Check committed goldens load, mean and are written as before (all when no VERSION).
 
     For each golden: checksums and the manifest's claims against the files;
     dump.json restored into a fresh server must reproduce the dump; dump.rdb
@@ -216,13 +225,24 @@ def verify(
     be read by the format's current code, identically from both, and as many
     sessions and messages as the golden holds (zero is a failure). A dump.rdb
     too new for a server is verified through dump.json, and the report says so.
-    Every configured set when no --set. Nothing is written to the goldens.
+
+    \b
+    meaning: the view equals the committed snapshot pytest compares it with
+             (a missing snapshot fails; the changed sessions are listed)
+    write:   per set, the current writer replays the current version's
+             scenario over the previous golden and must reproduce its golden
+
+    Every configured set when no --set. Nothing is written to the goldens or
+    the snapshots (updating a snapshot is `pytest --snapshot-update`'s job).
     """
-    from memfix.goldens import choose_servers, load_config, verify_goldens
+    from memfix.goldens import choose_servers, load_config
+    from memfix.goldens.verify import verify_set
 
     project = load_config(Path.cwd())
     if goldens_dir is not None:
         project = project.with_root(set_name, goldens_dir)
+    if snapshots_dir is not None:
+        project = project.with_snapshots(snapshots_dir.resolve())
     chosen = [project.choose(set_name)] if set_name or goldens_dir else list(project.sets)
     if versions and len(chosen) > 1:
         chosen = [project.choose(None)]  # versions belong to one set: ask which
@@ -240,11 +260,7 @@ def verify(
             )
         _verify_forward([g for goldens in own for g in goldens], specs, write_version, say)
         return
-    rows = [
-        row
-        for s, goldens in selected
-        for row in verify_goldens(goldens, specs, fmt=s.format, progress=say)
-    ]
+    rows = [row for s, goldens in selected for row in verify_set(s, goldens, specs, progress=say)]
     click.echo(
         _table(
             ["golden", "server", "restore", "status", "sessions", "messages", "seconds", "detail"],
@@ -255,7 +271,7 @@ def verify(
                     r.mode,
                     r.status,
                     r.sessions if r.mode != "files" and r.status == "ok" else "",
-                    r.messages if r.mode != "files" and r.status == "ok" else "",
+                    r.messages if r.mode in ("json", "rdb") and r.status == "ok" else "",
                     f"{r.seconds:.3f}",
                     _one_line(r.detail, 300),
                 ]
@@ -264,6 +280,10 @@ def verify(
         )
     )
     failed = [r for r in rows if r.failed]
+    for r in failed:
+        if r.lines:
+            click.echo(f"\n{r.mode} of golden {r.golden}:")
+            click.echo("\n".join(f"  {_one_line(line, 500)}" for line in r.lines))
     if failed:
         raise click.ClickException(
             f"{len(failed)} check(s) failed: "
