@@ -293,6 +293,100 @@ def verify(
     click.echo(f"ok: {count} golden(s) verified on {', '.join(s.id for s in specs)}")
 
 
+@main.command()
+@click.option(
+    "--url",
+    required=True,
+    help="Source server, e.g. redis://capture:PW@replica:6379/0 (a replica; read commands "
+    "only; the password is never printed).",
+)
+@click.option("--version", "version", required=True, help="Version of the golden, e.g. 1.4.")
+@click.option(
+    "--sample",
+    required=True,
+    type=click.IntRange(min=1),
+    help="How many sessions (hash-tag groups of keys) to capture.",
+)
+@click.option("--seed", required=True, help="Picks the sample; the same seed, the same sessions.")
+@click.option(
+    "--key-env",
+    default="MEMFIX_REDACTION_KEY",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the secret redaction key "
+    "(unset: a key derived from the seed, and capture.json says so).",
+)
+@click.option("--server", "server", help="Server that writes dump.rdb (default: the oldest).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_goldens_option
+def capture(
+    url: str,
+    version: str,
+    sample: int,
+    seed: str,
+    key_env: str,
+    server: str | None,
+    quiet: bool,
+    goldens_dir: Path | None,
+    set_name: str | None,
+) -> None:
+    """Capture a redacted sample of a live server into <set dir>/VERSION/.
+
+    Read-only (SCAN with the set's key patterns, then read commands; works as an
+    ACL user allowed only +@read, on a replica). Free text is redacted keeping
+    its shape (length, scripts, whitespace at the edges, JSON and msgpack
+    structure); the provenance and the redaction report are written to
+    capture.json next to the manifest: review it before committing.
+    docs/capture.md says how to capture from production safely.
+    """
+    from memfix.goldens import choose_servers
+    from memfix.goldens.capture import capture_golden
+
+    chosen = _golden_set(set_name, goldens_dir)
+    key = os.environ.get(key_env) or None
+    spec = choose_servers([server] if server else [])[0]
+    golden, p = capture_golden(
+        url,
+        chosen,
+        version,
+        sample=sample,
+        seed=seed,
+        redaction_key=key.encode("utf-8") if key else None,
+        spec=spec,
+        progress=_progress(quiet),
+    )
+    r = p.report
+    kept = ", ".join(f"{rule} {n}" for rule, n in sorted(r.kept_by_rule.items())) or "none"
+    where = (
+        golden.path.relative_to(Path.cwd())
+        if golden.path.is_relative_to(Path.cwd())
+        else golden.path
+    )
+    click.echo(
+        "\n".join(
+            [
+                f"captured golden {golden.label} into {where}/ from {p.source.url} "
+                f"({p.source.product} {p.source.version})",
+                f"  sample:    {p.groups_captured} of {p.groups_seen} sessions "
+                f"(asked {p.sample}, seed {p.seed!r}), {p.keys_captured} keys",
+                f"  redacted:  {r.strings_redacted} strings in {r.values} values "
+                f"({r.values_changed} changed; json {r.json_values}, msgpack {r.msgpack_values}, "
+                f"text {r.text_values}, opaque {r.opaque_values}), "
+                f"{r.keys_renamed} key names renamed",
+                f"  kept:      {kept}; {r.fields_kept} field names (structure)",
+                "  key:       "
+                + (
+                    f"secret, from ${key_env} (not recorded)"
+                    if key
+                    else f"derived from the seed (set ${key_env} to a secret for real data)"
+                ),
+                f"  review {where}/capture.json before committing; then "
+                "`pytest --snapshot-update` and `memfix verify`",
+            ]
+        )
+    )
+
+
 @main.group()
 def schema() -> None:
     """Schema releases: `memfix schema new X.Y` starts one (docs/releasing.md)."""

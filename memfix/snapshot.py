@@ -10,7 +10,7 @@ shows precisely which old messages now decode differently.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
         return super().get_snapshot_name(test_location=test_location, index=index)
 
 
-@lru_cache(maxsize=None)
+@cache
 def snapshot_extension(directory: Path | None) -> type[GoldenSnapshotExtension]:
     """The extension writing into ``directory`` (the project's ``[tool.memfix] snapshots``),
     whichever test module uses it: the file ``memfix verify`` reads is the one pytest wrote."""

@@ -124,4 +124,5 @@ def test_verify_fails_on_a_missing_snapshot_naming_it(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     (row,) = [line for line in result.output.splitlines() if " meaning " in line]
     assert " FAIL " in row and f"{tmp_path}/1.0.json: no snapshot to compare with" in row
-    assert result.output.strip().splitlines()[-1].startswith("Error: 1 check(s) failed: 1.0/meaning")
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("Error: 1 check(s) failed: 1.0/meaning")
