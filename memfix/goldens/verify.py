@@ -228,7 +228,9 @@ def _shown(path: Path) -> str:
 def verify_write_side(golden_set: GoldenSet, spec: ServerSpec) -> VerifyRow:
     """One row: the current writer replays the set's current version as its golden holds it."""
     started = time.perf_counter()
-    label = f"{golden_set.id_prefix.replace('-', ' ')}{golden_set.current_version}"
+    label = " ".join(
+        [*([golden_set.name] if golden_set.id_prefix else []), str(golden_set.current_version)]
+    )
     try:
         result = check_set_write_side(golden_set, spec)
     except CaseSkipped as exc:
