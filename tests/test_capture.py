@@ -38,6 +38,18 @@ PASSWORD = "s3cret-capture-pw"
 CLOCK = lambda: datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # noqa: E731
 
 
+def read_only_url(server: Server) -> str:
+    """A URL of an ACL user of ``server`` allowed only read commands (as on a replica)."""
+    server.client.acl_setuser(
+        "capture",
+        enabled=True,
+        passwords=[f"+{PASSWORD}"],
+        keys=["*"],
+        commands=["-@all", "+@read", "+scan", "+ping", "+info"],
+    )
+    return server.url.replace("redis://", f"redis://capture:{PASSWORD}@")
+
+
 @pytest.fixture(scope="module")
 def source() -> Iterator[tuple[Server, str]]:
     """A "production" server: golden 1.4's data, foreign shapes, an unrelated key,
@@ -47,14 +59,7 @@ def source() -> Iterator[tuple[Server, str]]:
         restore_dump(golden.dump, server.client)
         write_foreign_scenario(server.client)
         server.client.set(b"cache:unrelated", b"not chat memory")
-        server.client.acl_setuser(
-            "capture",
-            enabled=True,
-            passwords=[f"+{PASSWORD}"],
-            keys=["*"],
-            commands=["-@all", "+@read", "+scan", "+ping", "+info"],
-        )
-        yield server, server.url.replace("redis://", f"redis://capture:{PASSWORD}@")
+        yield server, read_only_url(server)
 
 
 def take(url: str, **kwargs: Any) -> Capture:
@@ -292,15 +297,8 @@ def test_memfix_capture_of_the_example_app_verifies_with_no_original_text(
         for i, (user, turns) in enumerate(CONVERSATIONS.items()):
             for j, (role, text) in enumerate(turns):
                 memory.append(user, ChatMessage(role, text, 1_718_000_000.25 + 100 * i + j))
-        source.client.acl_setuser(
-            "capture",
-            enabled=True,
-            passwords=[f"+{PASSWORD}"],
-            keys=["*"],
-            commands=["-@all", "+@read", "+scan", "+ping", "+info"],
-        )
+        url = read_only_url(source)
         before = encode_dump(dump_keyspace(source.client))
-        url = source.url.replace("redis://", f"redis://capture:{PASSWORD}@")
         monkeypatch.setenv("MEMFIX_REDACTION_KEY", "a-secret-only-ci-knows")
         args = ["capture", "--url", url, "--set", "chat-prod", "--sample", "10"]
         result = CliRunner().invoke(
@@ -335,8 +333,20 @@ def test_memfix_capture_of_the_example_app_verifies_with_no_original_text(
 
     # Captured goldens snapshot like recorded ones (the plugin, --snapshot-update) and verify.
     pytest_run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--snapshot-update"]
-        + ["--memfix-set", "chat-prod", "--memfix-server", spec.id, "tests/test_goldens.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--snapshot-update",
+            "--memfix-set",
+            "chat-prod",
+            "--memfix-server",
+            spec.id,
+            "tests/test_goldens.py",
+        ],
         cwd=chatapp_project,
         capture_output=True,
         text=True,

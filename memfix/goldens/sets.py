@@ -189,9 +189,7 @@ def load_config(start: Path | None = None, *, pyproject: Path | None = None) -> 
         directory = entry.get("dir", f"golden/{name}")
         if not isinstance(directory, str) or not directory:
             raise ConfigError(f"{path}: [tool.memfix.sets.{name}] dir must be a path")
-        sets.append(
-            GoldenSet(name, fmt, project_root / directory, project_root, snapshot_dir)
-        )
+        sets.append(GoldenSet(name, fmt, project_root / directory, project_root, snapshot_dir))
     if not sets:
         return ProjectConfig(
             (
