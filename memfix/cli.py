@@ -111,8 +111,8 @@ def main() -> None:
       memfix schema new 1.5           # the new module; add the field there
       memfix check                    # static compatibility
       memfix record --version 1.5     # the new golden
-      memfix verify                   # every golden, current code
-      pytest --snapshot-update        # then review the snapshot diff
+      pytest --snapshot-update        # its snapshot; review the diff
+      memfix verify                   # load, meaning, write side
     """
 
 
