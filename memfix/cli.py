@@ -111,8 +111,8 @@ def main() -> None:
       memfix schema new 1.5           # the new module; add the field there
       memfix check                    # static compatibility
       memfix record --version 1.5     # the new golden
-      memfix verify                   # every golden, current code
-      pytest --snapshot-update        # then review the snapshot diff
+      pytest --snapshot-update        # its snapshot; review the diff
+      memfix verify                   # load, meaning, write side
     """
 
 
@@ -196,6 +196,14 @@ def record(
     "--write-version",
     help="With --forward: the version the writer is pinned to (RedisMemoryStore write_version).",
 )
+@click.option(
+    "--snapshots",
+    "snapshots_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the goldens' committed snapshots "
+    "(default: [tool.memfix] snapshots, else tests/__snapshots__/test_goldens).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
 def verify(
@@ -204,11 +212,12 @@ def verify(
     all_servers: bool,
     forward: bool,
     write_version: str | None,
+    snapshots_dir: Path | None,
     quiet: bool,
     goldens_dir: Path | None,
     set_name: str | None,
 ) -> None:
-    """Check committed goldens load through the current code (all when no VERSION).
+    """Check committed goldens load, mean and are written as before (all when no VERSION).
 
     For each golden: checksums and the manifest's claims against the files;
     dump.json restored into a fresh server must reproduce the dump; dump.rdb
@@ -216,13 +225,24 @@ def verify(
     be read by the format's current code, identically from both, and as many
     sessions and messages as the golden holds (zero is a failure). A dump.rdb
     too new for a server is verified through dump.json, and the report says so.
-    Every configured set when no --set. Nothing is written to the goldens.
+
+    \b
+    meaning: the view equals the committed snapshot pytest compares it with
+             (a missing snapshot fails; the changed sessions are listed)
+    write:   per set, the current writer replays the current version's
+             scenario over the previous golden and must reproduce its golden
+
+    Every configured set when no --set. Nothing is written to the goldens or
+    the snapshots (updating a snapshot is `pytest --snapshot-update`'s job).
     """
-    from memfix.goldens import choose_servers, load_config, verify_goldens
+    from memfix.goldens import choose_servers, load_config
+    from memfix.goldens.verify import verify_set
 
     project = load_config(Path.cwd())
     if goldens_dir is not None:
         project = project.with_root(set_name, goldens_dir)
+    if snapshots_dir is not None:
+        project = project.with_snapshots(snapshots_dir.resolve())
     chosen = [project.choose(set_name)] if set_name or goldens_dir else list(project.sets)
     if versions and len(chosen) > 1:
         chosen = [project.choose(None)]  # versions belong to one set: ask which
@@ -240,11 +260,7 @@ def verify(
             )
         _verify_forward([g for goldens in own for g in goldens], specs, write_version, say)
         return
-    rows = [
-        row
-        for s, goldens in selected
-        for row in verify_goldens(goldens, specs, fmt=s.format, progress=say)
-    ]
+    rows = [row for s, goldens in selected for row in verify_set(s, goldens, specs, progress=say)]
     click.echo(
         _table(
             ["golden", "server", "restore", "status", "sessions", "messages", "seconds", "detail"],
@@ -255,7 +271,7 @@ def verify(
                     r.mode,
                     r.status,
                     r.sessions if r.mode != "files" and r.status == "ok" else "",
-                    r.messages if r.mode != "files" and r.status == "ok" else "",
+                    r.messages if r.mode in ("json", "rdb") and r.status == "ok" else "",
                     f"{r.seconds:.3f}",
                     _one_line(r.detail, 300),
                 ]
@@ -264,6 +280,10 @@ def verify(
         )
     )
     failed = [r for r in rows if r.failed]
+    for r in failed:
+        if r.lines:
+            click.echo(f"\n{r.mode} of golden {r.golden}:")
+            click.echo("\n".join(f"  {_one_line(line, 500)}" for line in r.lines))
     if failed:
         raise click.ClickException(
             f"{len(failed)} check(s) failed: "
@@ -271,6 +291,100 @@ def verify(
         )
     count = sum(len(g) for _, g in selected)
     click.echo(f"ok: {count} golden(s) verified on {', '.join(s.id for s in specs)}")
+
+
+@main.command()
+@click.option(
+    "--url",
+    required=True,
+    help="Source server, e.g. redis://capture:PW@replica:6379/0 (a replica; read commands "
+    "only; the password is never printed).",
+)
+@click.option("--version", "version", required=True, help="Version of the golden, e.g. 1.4.")
+@click.option(
+    "--sample",
+    required=True,
+    type=click.IntRange(min=1),
+    help="How many sessions (hash-tag groups of keys) to capture.",
+)
+@click.option("--seed", required=True, help="Picks the sample; the same seed, the same sessions.")
+@click.option(
+    "--key-env",
+    default="MEMFIX_REDACTION_KEY",
+    show_default=True,
+    metavar="VAR",
+    help="Environment variable holding the secret redaction key "
+    "(unset: a key derived from the seed, and capture.json says so).",
+)
+@click.option("--server", "server", help="Server that writes dump.rdb (default: the oldest).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_goldens_option
+def capture(
+    url: str,
+    version: str,
+    sample: int,
+    seed: str,
+    key_env: str,
+    server: str | None,
+    quiet: bool,
+    goldens_dir: Path | None,
+    set_name: str | None,
+) -> None:
+    """Capture a redacted sample of a live server into <set dir>/VERSION/.
+
+    Read-only (SCAN with the set's key patterns, then read commands; works as an
+    ACL user allowed only +@read, on a replica). Free text is redacted keeping
+    its shape (length, scripts, whitespace at the edges, JSON and msgpack
+    structure); the provenance and the redaction report are written to
+    capture.json next to the manifest: review it before committing.
+    docs/capture.md says how to capture from production safely.
+    """
+    from memfix.goldens import choose_servers
+    from memfix.goldens.capture import capture_golden
+
+    chosen = _golden_set(set_name, goldens_dir)
+    key = os.environ.get(key_env) or None
+    spec = choose_servers([server] if server else [])[0]
+    golden, p = capture_golden(
+        url,
+        chosen,
+        version,
+        sample=sample,
+        seed=seed,
+        redaction_key=key.encode("utf-8") if key else None,
+        spec=spec,
+        progress=_progress(quiet),
+    )
+    r = p.report
+    kept = ", ".join(f"{rule} {n}" for rule, n in sorted(r.kept_by_rule.items())) or "none"
+    where = (
+        golden.path.relative_to(Path.cwd())
+        if golden.path.is_relative_to(Path.cwd())
+        else golden.path
+    )
+    click.echo(
+        "\n".join(
+            [
+                f"captured golden {golden.label} into {where}/ from {p.source.url} "
+                f"({p.source.product} {p.source.version})",
+                f"  sample:    {p.groups_captured} of {p.groups_seen} sessions "
+                f"(asked {p.sample}, seed {p.seed!r}), {p.keys_captured} keys",
+                f"  redacted:  {r.strings_redacted} strings in {r.values} values "
+                f"({r.values_changed} changed; json {r.json_values}, msgpack {r.msgpack_values}, "
+                f"text {r.text_values}, opaque {r.opaque_values}), "
+                f"{r.keys_renamed} key names renamed",
+                f"  kept:      {kept}; {r.fields_kept} field names (structure)",
+                "  key:       "
+                + (
+                    f"secret, from ${key_env} (not recorded)"
+                    if key
+                    else f"derived from the seed (set ${key_env} to a secret for real data)"
+                ),
+                f"  review {where}/capture.json before committing; then "
+                "`pytest --snapshot-update` and `memfix verify`",
+            ]
+        )
+    )
 
 
 @main.group()

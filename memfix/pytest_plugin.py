@@ -12,13 +12,21 @@ Fixtures:
   :class:`RestoredGolden`. Any golden problem (checksum, manifest claim,
   server refusing the RDB, a record the current code cannot read) is a short
   test failure naming set, version and file, never a fixture error.
-- ``memfix_snapshot``: a syrupy snapshot with one JSON file per set and version.
+- ``memfix_snapshot``: a syrupy snapshot with one JSON file per set and version,
+  in the directory ``[tool.memfix] snapshots`` names (default
+  ``tests/__snapshots__/test_goldens``), the file ``memfix verify`` reads too.
+- ``memfix_write_side``: parametrized over golden set x server (ids like
+  ``[1.4-write-redis-7.0.15]``); its ``check()`` replays the set's current
+  version with the current writer and fails naming golden, key and what changed.
 - ``memfix_server`` / ``memfix_store``: a fresh server (and a store on it).
 
 The whole regression test::
 
     def test_goldens_load_unchanged(memfix_golden, memfix_snapshot):
         assert memfix_golden.view() == memfix_snapshot
+
+    def test_goldens_are_written_unchanged(memfix_write_side):
+        memfix_write_side.check()
 
 Options: ``--memfix-set NAME`` (repeatable; default every configured set),
 ``--memfix-goldens DIR`` (the directory of the one selected set; ini
@@ -39,6 +47,7 @@ if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
     from memfix.goldens import GoldenCase, GoldenSet, RestoredCase, ServerPool
+    from memfix.goldens.writeside import WriteSideResult
     from memfix.servers import Server, ServerSpec
     from memfix.store import RedisMemoryStore
 
@@ -127,6 +136,7 @@ class _Session:
     specs: list[ServerSpec]
     pool: ServerPool
     cases: list[GoldenCase] = field(default_factory=list)
+    snapshot_dir: Path | None = None
 
 
 _KEY = pytest.StashKey["_Session"]()
@@ -170,23 +180,34 @@ def _load(config: pytest.Config) -> _Session:
         for s, goldens in sets
         for case in golden_cases(goldens, specs, s.format, id_prefix=s.id_prefix)
     ]
-    return _Session(sets, specs, ServerPool(), cases)
+    return _Session(sets, specs, ServerPool(), cases, chosen[0].snapshot_dir)
 
 
 _PROBLEM = pytest.StashKey[str]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "memfix_golden" not in metafunc.fixturenames:
+    wanted = [f for f in ("memfix_golden", "memfix_write_side") if f in metafunc.fixturenames]
+    if not wanted:
         return
     try:
-        cases = _session(metafunc.config).cases
+        session = _session(metafunc.config)
     except pytest.UsageError as exc:
         # Raised here it would be a collection error with a traceback; raised
         # after collection it is pytest's own one-line usage error.
         metafunc.config.stash[_PROBLEM] = str(exc)
-        cases = []
-    metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
+        session = None
+    if "memfix_golden" in wanted:
+        cases = session.cases if session else []
+        metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
+    if "memfix_write_side" in wanted:
+        pairs = [(s, spec) for s, _ in session.sets for spec in session.specs] if session else []
+        metafunc.parametrize(
+            "memfix_write_side",
+            pairs,
+            ids=[f"{s.id_prefix}{s.current_version}-write-{spec.id}" for s, spec in pairs],
+            indirect=True,
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config) -> None:
@@ -299,11 +320,57 @@ def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
 
 @pytest.fixture
 def memfix_snapshot(
-    snapshot: SnapshotAssertion, memfix_golden: RestoredGolden
+    snapshot: SnapshotAssertion, memfix_golden: RestoredGolden, request: pytest.FixtureRequest
 ) -> SnapshotAssertion:
-    from memfix.snapshot import GoldenSnapshotExtension
+    from memfix.snapshot import snapshot_extension
 
-    return snapshot.use_extension(GoldenSnapshotExtension)(name=memfix_golden.snapshot_name)
+    directory = _session(request.config).snapshot_dir
+    extension = snapshot_extension(directory)
+    return snapshot.use_extension(extension)(name=memfix_golden.snapshot_name)
+
+
+class WriteSide:
+    """The write-side check of one golden set on one server (run by :meth:`check`)."""
+
+    def __init__(self, golden_set: GoldenSet, spec: ServerSpec) -> None:
+        self.golden_set = golden_set
+        self.spec = spec
+        self.checked = False
+
+    def result(self) -> WriteSideResult:
+        """The comparison itself; a GoldenError (missing golden, failed scenario) or
+        CaseSkipped (a captured golden) as raised by the library."""
+        from memfix.goldens.writeside import check_set_write_side
+
+        self.checked = True
+        return check_set_write_side(self.golden_set, self.spec)
+
+    def check(self) -> None:
+        """Fail (one report naming golden, key and what changed) unless the current
+        writer reproduces the set's current golden; skip for a captured golden."""
+        from memfix.errors import GoldenError
+        from memfix.goldens import CaseSkipped
+
+        try:
+            result = self.result()
+        except CaseSkipped as exc:
+            pytest.skip(str(exc))
+        except GoldenError as exc:
+            message = f"write side: {exc}"
+        else:
+            if result.ok:
+                return
+            message = f"write side: {result.report()}"
+        pytest.fail(message, pytrace=False)  # outside the handler: no chained-exception noise
+
+
+@pytest.fixture
+def memfix_write_side(request: pytest.FixtureRequest) -> Iterator[WriteSide]:
+    golden_set, spec = request.param
+    side = WriteSide(golden_set, spec)
+    yield side
+    if not side.checked:  # a test that never ran the check must not pass it
+        pytest.fail("memfix_write_side: the test never called .check()", pytrace=False)
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ shows precisely which old messages now decode differently.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,7 +21,7 @@ from syrupy.types import SerializableData, SerializedData, SnapshotIndex
 
 from memfix.goldens.view import encode_view
 
-__all__ = ["GoldenSnapshotExtension"]
+__all__ = ["GoldenSnapshotExtension", "snapshot_extension"]
 
 
 class GoldenSnapshotExtension(SingleFileSnapshotExtension):
@@ -50,6 +52,21 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
         if isinstance(index, str):
             return index
         return super().get_snapshot_name(test_location=test_location, index=index)
+
+
+@cache
+def snapshot_extension(directory: Path | None) -> type[GoldenSnapshotExtension]:
+    """The extension writing into ``directory`` (the project's ``[tool.memfix] snapshots``),
+    whichever test module uses it: the file ``memfix verify`` reads is the one pytest wrote."""
+    if directory is None:
+        return GoldenSnapshotExtension
+
+    class _InDirectory(GoldenSnapshotExtension):
+        @classmethod
+        def dirname(cls, *, test_location: PyTestLocation) -> str:
+            return str(directory)
+
+    return _InDirectory
 
 
 def _summary(received: SerializedData, expected: SerializedData) -> str | None:

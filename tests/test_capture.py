@@ -5,16 +5,23 @@ no original free text left, and the capture restores and views like a recorded g
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import redis
+from click.testing import CliRunner
 
+from memfix.cli import main
 from memfix.errors import GoldenError
 from memfix.formats.foreign import write_foreign_scenario
 from memfix.goldens import dump_keyspace, encode_dump, find_goldens, golden_view, restore_dump
@@ -31,6 +38,18 @@ PASSWORD = "s3cret-capture-pw"
 CLOCK = lambda: datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)  # noqa: E731
 
 
+def read_only_url(server: Server) -> str:
+    """A URL of an ACL user of ``server`` allowed only read commands (as on a replica)."""
+    server.client.acl_setuser(
+        "capture",
+        enabled=True,
+        passwords=[f"+{PASSWORD}"],
+        keys=["*"],
+        commands=["-@all", "+@read", "+scan", "+ping", "+info"],
+    )
+    return server.url.replace("redis://", f"redis://capture:{PASSWORD}@")
+
+
 @pytest.fixture(scope="module")
 def source() -> Iterator[tuple[Server, str]]:
     """A "production" server: golden 1.4's data, foreign shapes, an unrelated key,
@@ -40,14 +59,7 @@ def source() -> Iterator[tuple[Server, str]]:
         restore_dump(golden.dump, server.client)
         write_foreign_scenario(server.client)
         server.client.set(b"cache:unrelated", b"not chat memory")
-        server.client.acl_setuser(
-            "capture",
-            enabled=True,
-            passwords=[f"+{PASSWORD}"],
-            keys=["*"],
-            commands=["-@all", "+@read", "+scan", "+ping", "+info"],
-        )
-        yield server, server.url.replace("redis://", f"redis://capture:{PASSWORD}@")
+        yield server, read_only_url(server)
 
 
 def take(url: str, **kwargs: Any) -> Capture:
@@ -228,3 +240,127 @@ def test_msgpack_keeps_structure_and_version_tags() -> None:
 def test_hash_tag_groups_a_session_with_its_companions() -> None:
     assert hash_tag(b"{session:a:messages}:ids") == hash_tag(b"session:a:messages")
     assert hash_tag(b"{u1}:ids:session:{u1}x:messages") == hash_tag(b"session:{u1}x:messages")
+
+
+# -- `memfix capture` on the example app ---------------------------------------------
+
+EXAMPLE = REPO / "examples" / "chatapp"
+#: What a chat app's users really write: names, contact details, plans.
+CONVERSATIONS = {
+    "maria.gonzalez@example.com": [
+        ("system", "You are Wanderly, a travel assistant. Be concise."),
+        ("user", "Hi, I'm Maria Gonzalez. Book me a room in Lisbon from 12 to 15 June."),
+        ("assistant", "Found Hotel Avenida Palace, 3 nights, 412 EUR. Shall I reserve it?"),
+        ("user", "Yes please, card ending 4242, call me on +351 912 345 678 if needed."),
+        ("assistant", "Reserved: confirmation LIS-88231. A receipt is on its way to you."),
+    ],
+    "kenji_tanaka_77": [
+        ("user", "Kenji here: my flight JL407 to Frankfurt was cancelled, what now?"),
+        ("assistant", "Lufthansa LH717 leaves Haneda at 11:50 tomorrow with seats left."),
+        ("user", "  Rebook me on it, aisle seat, and note my gluten allergy.  "),
+    ],
+    "dr.okafor": [
+        ("user", "Summarise the discharge note for patient Adaeze Nwosu, ward 4B."),
+        ("assistant", "Adaeze Nwosu, 54, discharged after a mild stroke; follow-up in May."),
+    ],
+}
+
+
+@pytest.fixture
+def chatapp_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/chatapp with a second golden set for captures."""
+    root = tmp_path / "chatapp"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    with (root / "pyproject.toml").open("a") as f:
+        f.write(
+            '\n[tool.memfix.sets.chat-prod]\nformat = "chatapp.golden_format:FORMAT"\n'
+            'dir = "golden/chat-prod"\n'
+        )
+    monkeypatch.chdir(root)
+    monkeypatch.syspath_prepend(str(root))
+    for name in [m for m in sys.modules if m == "chatapp" or m.startswith("chatapp.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return root
+
+
+def test_memfix_capture_of_the_example_app_verifies_with_no_original_text(
+    chatapp_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example app's own store writes real-looking data into a live server; `memfix
+    capture` (the example's format, a read-only user) makes a golden of it that pytest
+    snapshots and `memfix verify` passes, holding none of the original free text."""
+    from chatapp.store import ChatMemory, ChatMessage
+
+    spec = default_spec()
+    with spec.start() as source:
+        memory = ChatMemory(source.client)
+        for i, (user, turns) in enumerate(CONVERSATIONS.items()):
+            for j, (role, text) in enumerate(turns):
+                memory.append(user, ChatMessage(role, text, 1_718_000_000.25 + 100 * i + j))
+        url = read_only_url(source)
+        before = encode_dump(dump_keyspace(source.client))
+        monkeypatch.setenv("MEMFIX_REDACTION_KEY", "a-secret-only-ci-knows")
+        args = ["capture", "--url", url, "--set", "chat-prod", "--sample", "10"]
+        result = CliRunner().invoke(
+            main, [*args, "--seed", "s1", "--version", "0.3", "--server", spec.id, "-q"]
+        )
+        assert result.exit_code == 0, result.output
+        assert encode_dump(dump_keyspace(source.client)) == before  # nothing written
+    out = result.output
+    assert PASSWORD not in out and "capture:***@" in out
+    assert out.startswith("captured golden chat-prod 0.3 into golden/chat-prod/0.3/ from ")
+    assert "sample:    3 of 3 sessions" in out and "secret, from $MEMFIX_REDACTION_KEY" in out
+
+    golden = chatapp_project / "golden" / "chat-prod" / "0.3"
+    assert sorted(p.name for p in golden.iterdir()) == [
+        "capture.json",
+        "dump.json",
+        "dump.rdb",
+        "manifest.json",
+    ]
+    manifest = (golden / "manifest.json").read_text()
+    blob = (golden / "dump.json").read_text() + (golden / "capture.json").read_text()
+    for secret in (PASSWORD, "a-secret-only-ci-knows", *CONVERSATIONS):
+        assert secret not in blob and secret not in manifest
+    words = {
+        w
+        for user, turns in CONVERSATIONS.items()
+        for text in [user, *(t for _, t in turns)]
+        for w in re.findall(r"[^\W_]{4,}", text)
+    } - {"user", "system", "assistant", "chat"}
+    leaked = sorted(w for w in words if w in blob or json.dumps(w)[1:-1] in blob)
+    assert leaked == [], leaked
+
+    # Captured goldens snapshot like recorded ones (the plugin, --snapshot-update) and verify.
+    pytest_run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--snapshot-update",
+            "--memfix-set",
+            "chat-prod",
+            "--memfix-server",
+            spec.id,
+            "tests/test_goldens.py",
+        ],
+        cwd=chatapp_project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert pytest_run.returncode == 0, pytest_run.stdout[-3000:]
+    assert "2 passed, 1 skipped" in pytest_run.stdout  # rdb, json; the write side: captured
+    snapshot = chatapp_project / "tests/__snapshots__/test_goldens/chat-prod-0.3.json"
+    view = json.loads(snapshot.read_text())
+    assert len(view["sessions"]) == 3 and not any(w in snapshot.read_text() for w in words)
+    verify = CliRunner().invoke(main, ["verify", "--set", "chat-prod", "--server", spec.id, "-q"])
+    assert verify.exit_code == 0, verify.output
+    assert verify.output.count(" ok ") == 4  # files, json, rdb, meaning
+    assert "captured from a server, not recorded: no scenario to replay" in verify.output
+    again = CliRunner().invoke(main, [*args, "--seed", "s1", "--version", "0.3"])
+    assert again.exit_code == 1 and "already exists: goldens are immutable" in again.output

@@ -3,11 +3,12 @@
 Each case copies the package, goldens and snapshots to a temporary place,
 applies one change, and runs against the copy, on one real server, each layer:
 
-- ``goldens``: the golden regression test (``tests/test_goldens.py``);
-- ``writeside``: the write-side golden check of the current version;
+- ``goldens``: the golden regression test (``tests/test_goldens.py``, each golden
+  restored and compared with its snapshot);
+- ``writeside``: the plugin's write-side test in the same file (the current writer
+  replays the current version over the previous golden);
 - ``foreign``: memfix's readers on foreign shapes, and its writer round-tripping them;
-- ``meaning``: each golden's view against its committed snapshot (what
-  ``memfix verify`` checks once wired), and ``verify``: today's ``memfix verify``.
+- ``verify``: ``memfix verify`` (load, meaning against the same snapshots, write side).
 
 Known-breaking changes must fail exactly the goldens whose data they break and
 the layers named for them; a harmless refactor must fail nothing anywhere.
@@ -228,24 +229,26 @@ MUTATIONS = [
 ]
 
 LAYER_TESTS = {
-    "goldens": ["tests/test_goldens.py"],
-    "writeside": [
-        "tests/test_writeside.py::test_the_current_writer_reproduces_its_committed_golden"
-    ],
+    "goldens": ["tests/test_goldens.py::test_golden_loads_unchanged"],
+    "writeside": ["tests/test_goldens.py::test_golden_is_written_unchanged"],
     "foreign": [
         "tests/test_foreign.py::test_memfix_reads_every_foreign_shape_unchanged",
         "tests/test_foreign.py::test_memfix_writer_round_trips_every_foreign_shape",
     ],
-    "meaning": ["tests/test_meaning.py::test_committed_goldens_mean_what_their_snapshots_say"],
 }
-LAYERS = ("goldens", "writeside", "foreign", "meaning", "verify")
+LAYERS = ("goldens", "writeside", "foreign", "verify")
 
 
 @dataclass(frozen=True)
 class Outcome:
     failed_goldens: set[str]
     caught: dict[str, bool]  # layer -> failed
-    output: str
+    pytest_output: str
+    verify_output: str
+
+    @property
+    def output(self) -> str:
+        return self.pytest_output + self.verify_output
 
 
 FAILED = re.compile(r"^FAILED \S+\[(\d+\.\d+)-(?:rdb|json)-[^\]]+\]", re.MULTILINE)
@@ -261,9 +264,7 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
         "conftest.py",
         "test_goldens.py",
         "test_record_verify.py",
-        "test_writeside.py",
         "test_foreign.py",
-        "test_meaning.py",
     ):
         shutil.copy(REPO / "tests" / name, copy / "tests" / name)
     shutil.copytree(REPO / "tests" / "__snapshots__", copy / "tests" / "__snapshots__")
@@ -290,7 +291,7 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
             sys.executable,
             "-m",
             "pytest",
-            *[t for tests in LAYER_TESTS.values() for t in tests],
+            *sorted({t.split("::")[0] for tests in LAYER_TESTS.values() for t in tests}),
             "-q",
             "-rf",
             "-p",
@@ -317,16 +318,14 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
         check=False,
         timeout=300,
     )
-    failed_files = set(re.findall(r"^FAILED (tests/test_\w+\.py)", proc.stdout, re.MULTILINE))
-    caught = {
-        layer: any(t.split("::")[0] in failed_files for t in tests)
-        for layer, tests in LAYER_TESTS.items()
-    }
+    failed_tests = set(re.findall(r"^FAILED ([\w/.]+::\w+)", proc.stdout, re.MULTILINE))
+    caught = {layer: any(t in failed_tests for t in tests) for layer, tests in LAYER_TESTS.items()}
     caught["verify"] = verify.returncode != 0
     return Outcome(
         set(FAILED.findall(proc.stdout)),
         caught,
-        proc.stdout + proc.stderr + verify.stdout + verify.stderr,
+        proc.stdout + proc.stderr,
+        verify.stdout + verify.stderr,
     )
 
 
@@ -364,7 +363,8 @@ def test_each_layer_catches_its_class_of_change(
         "goldens": bool(mutation.caught_in),
         "writeside": mutation.writeside,
         "foreign": mutation.foreign,
-        "meaning": bool(mutation.caught_in),  # the same comparison as the goldens, per golden
+        # load and meaning against the same snapshots as the goldens, plus the write side
+        "verify": bool(mutation.caught_in) or mutation.writeside,
     }
     assert {k: caught[k] for k in expected} == expected, outcomes[mutation.name].output[-3000:]
     if not (mutation.caught_in or mutation.writeside or mutation.foreign):
@@ -375,13 +375,36 @@ def test_layer_figures(outcomes: dict[str, Outcome]) -> None:
     """How many breaking changes each layer catches (printed for the issue note)."""
     breaking = [m for m in MUTATIONS if m.caught_in or m.writeside or m.foreign]
     counts = {layer: sum(outcomes[m.name].caught[layer] for m in breaking) for layer in LAYERS}
-    combined = sum(
-        any(outcomes[m.name].caught[layer] for layer in LAYERS if layer != "verify")
-        for m in breaking
-    )
+    combined = sum(any(outcomes[m.name].caught.values()) for m in breaking)
     for m in MUTATIONS:
         row = " ".join(f"{layer}={int(outcomes[m.name].caught[layer])}" for layer in LAYERS)
         print(f"\n{m.name:<40} {row}", end="")
     print(f"\nof {len(breaking)} breaking changes: {counts}, all layers together: {combined}")
     assert combined == len(breaking)
     assert counts["goldens"] < len(breaking)  # what the goldens alone miss is why the layers exist
+
+
+def test_a_writer_that_pickles_fails_goldens_and_verify_naming_golden_key_and_change(
+    outcomes: dict[str, Outcome],
+) -> None:
+    """Issue 13's done-when: the seed incident (the writer pickles, readers unchanged)
+    fails `pytest tests/test_goldens.py` and `memfix verify`, each saying which golden,
+    which key and what changed."""
+    outcome = outcomes["writer-pickles-messages"]
+    key = "key 'session:timeline:messages' index 20"
+    change = "record now starts b'\\x80\\x04' (pickle?) where the golden has b'\\x99\\xa31.4'"
+    pytest_out, verify_out = outcome.pytest_output, outcome.verify_output
+    assert re.search(
+        r"^FAILED tests/test_goldens.py::test_golden_is_written_unchanged\[1\.4-write-",
+        pytest_out,
+        re.MULTILINE,
+    ), pytest_out[-3000:]
+    assert "write side: golden 1.4 (scenario run on " in pytest_out, pytest_out[-3000:]
+    assert f"{key}: {change}" in pytest_out, pytest_out[-3000:]
+    assert re.search(
+        r"^1\.4 +\S+ +write +FAIL .*the current writer no longer writes golden 1\.4",
+        verify_out,
+        re.MULTILINE,
+    ), verify_out[-3000:]
+    assert f"{key}: {change}" in verify_out, verify_out[-3000:]
+    assert verify_out.rstrip().endswith("1.4/write@" + default_spec().id), verify_out[-500:]

@@ -76,12 +76,13 @@ def test_set_ids_header_and_one_snapshot_per_set_and_version(pytester: pytest.Py
     copy_example(pytester)
     spec = default_spec().id
     result = pytester.runpytest_subprocess("--memfix-server", spec, "-v", *NO_VALKEY)
-    result.assert_outcomes(passed=7)  # 3 goldens x 2 restores + the store test
+    result.assert_outcomes(passed=8)  # 3 goldens x 2 restores, the write side, the store test
     result.stdout.fnmatch_lines(
         [
             "memfix: set chat (chatapp.golden_format:FORMAT): goldens 0.1, 0.2, 0.3 *",
             f"memfix: servers {spec}",
             f"*test_golden_loads_unchanged?chat-0.1-json-{spec}? PASSED*",
+            f"*test_golden_is_written_unchanged?chat-0.3-write-{spec}? PASSED*",
         ]
     )
     snapshots = sorted(
@@ -95,9 +96,11 @@ def test_a_corrupt_golden_is_a_short_failure_not_an_error(pytester: pytest.Pytes
     dump = root / "golden/chat/0.2/dump.json"
     dump.write_bytes(dump.read_bytes().replace(b"Kyoto", b"Osaka", 1))
     result = pytester.runpytest_subprocess("--memfix-server", default_spec().id, *NO_VALKEY)
-    result.assert_outcomes(passed=5, failed=2)  # both restores of 0.2, as failures
+    # both restores of 0.2, and the write side of 0.3 (recorded over 0.2), as failures
+    result.assert_outcomes(passed=5, failed=3)
     out = result.stdout.str()
     assert "golden chat 0.2: " in out and "0.2/dump.json: sha256" in out
+    assert "write side: golden chat 0.2: " in out
     for noise in ("INTERNALERROR", "Traceback", "memfix/goldens/", " error"):
         assert noise not in out, noise
 
@@ -137,9 +140,9 @@ def test_init_record_pytest_in_a_fresh_project(pytester: pytest.Pytester) -> Non
     assert "recorded" in recorded.stdout and "golden/my_app/0.1" in recorded.stdout
     spec = default_spec().id
     update = pytester.runpytest_subprocess("--snapshot-update", "--memfix-server", spec, *NO_VALKEY)
-    update.assert_outcomes(passed=2)
+    update.assert_outcomes(passed=3)  # json and rdb restore, the write side
     result = pytester.runpytest_subprocess("--memfix-server", spec, *NO_VALKEY)
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_a_broken_golden_fails_even_a_test_that_never_looks_at_it(

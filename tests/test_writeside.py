@@ -10,19 +10,23 @@ the package's files.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 
 from memfix import schemas
 from memfix.errors import GoldenError
-from memfix.goldens import find_goldens
+from memfix.formats.memfix import MEMFIX_FORMAT
+from memfix.goldens import GoldenSet, load_config
 from memfix.goldens.writeside import (
-    check_current_write_side,
+    WriteSideResult,
+    check_set_write_side,
     check_write_side,
     describe_record_change,
     guess_encoding,
@@ -32,12 +36,16 @@ from memfix.store import _lua
 from memfix.store.redis_store import RedisMemoryStore
 from tests.test_record_verify import REPO
 
-GOLDENS = REPO / "golden"
+SET = load_config(REPO).choose("memfix")
 CURRENT = schemas.CURRENT_VERSION
 
 
+def check_current_write_side(golden_set: GoldenSet = SET) -> WriteSideResult:
+    return check_set_write_side(golden_set)
+
+
 def test_the_current_writer_reproduces_its_committed_golden() -> None:
-    result = check_current_write_side(GOLDENS)
+    result = check_current_write_side()
     assert result.ok, result.report()
     assert result.golden == CURRENT and result.previous is not None
     assert result.records > 300 and result.sessions > 20  # it compared something real
@@ -124,7 +132,7 @@ def test_a_writer_change_fails_naming_key_and_what_changed(
 ) -> None:
     apply, expected = WRITER_CHANGES[change]
     apply(monkeypatch)
-    result = check_current_write_side(GOLDENS)
+    result = check_current_write_side()
     assert not result.ok
     report = result.report()
     for line in expected:
@@ -134,7 +142,7 @@ def test_a_writer_change_fails_naming_key_and_what_changed(
 
 def test_ttl_dropped_is_the_only_difference(monkeypatch: pytest.MonkeyPatch) -> None:
     _drop_ttl_of_the_id_set(monkeypatch)
-    result = check_current_write_side(GOLDENS)
+    result = check_current_write_side()
     assert result.lines == ("TTL no longer set on '{session:v1.4-ttl:messages}:ids'",)
 
 
@@ -143,23 +151,33 @@ def test_without_byte_stability_only_keys_and_sessions_are_compared(
 ) -> None:
     """A format that does not promise byte-stable output still fails on meaning."""
     _normalised(lambda s: " ".join(s.split()))(monkeypatch)
-    result = check_current_write_side(GOLDENS, byte_stable=False)
+    goldens = {str(g.version): g for g in SET.goldens()}
+    result = check_write_side(Unstable(), goldens[CURRENT], goldens["1.3"])
     assert not result.ok and result.records == 0
     assert not any("record differs" in line for line in result.lines)
     assert any(line.startswith("session 'v1.4-unicode': message 4") for line in result.lines)
 
 
+class Unstable:
+    """memfix's format, without the promise of byte-stable output."""
+
+    byte_stable = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(MEMFIX_FORMAT, name)
+
+
 def test_the_wrong_previous_golden_fails() -> None:
     """Replayed over another golden than the one it was recorded over, the check must see it."""
-    goldens = {g.version: g for g in find_goldens(GOLDENS)}
-    result = check_write_side(goldens[CURRENT], goldens["1.0"])
+    goldens = {str(g.version): g for g in SET.goldens()}
+    result = check_write_side(SET.format, goldens[CURRENT], goldens["1.0"])
     assert not result.ok
     assert any("is no longer written" in line for line in result.lines), result.report()
 
 
 def test_a_missing_golden_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(GoldenError, match=r"no golden 1\.4 under .* \(have: none\)"):
-        check_current_write_side(tmp_path)
+    with pytest.raises(GoldenError, match=rf"no golden {CURRENT} under .* \(have: none\)"):
+        check_current_write_side(dataclasses.replace(SET, root=tmp_path))
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,10 @@ Safety, by construction:
 - redaction before anything leaves this function; the provenance says where
   (the URL with its password redacted), when, which patterns, sample and seed,
   the rules, and how much was redacted (the report a reviewer reads).
+
+:func:`capture_golden` turns a capture into a golden of a set, as ``record``
+does (one lock per goldens directory, a staging directory renamed into place,
+never over an existing golden), with the provenance as its ``capture.json``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -35,6 +40,7 @@ import redis
 
 import memfix
 from memfix.errors import GoldenError
+from memfix.formats import Version
 from memfix.goldens.dump import (
     DUMP_FORMAT,
     Base64,
@@ -48,11 +54,16 @@ from memfix.goldens.dump import (
     StringEntry,
     ZSetEntry,
     dump_keys,
+    restore_dump,
     value_bytes,
 )
+from memfix.goldens.golden import Golden
 from memfix.goldens.jsonfile import encode_canonical
+from memfix.goldens.manifest import ScenarioInfo
+from memfix.goldens.record import locked_goldens, write_golden
 from memfix.goldens.redact import RedactionReport, RedactionRules, Redactor
-from memfix.servers import redact_url
+from memfix.goldens.sets import GoldenSet
+from memfix.servers import ServerSpec, default_spec, redact_url
 
 __all__ = [
     "CAPTURE_FORMAT",
@@ -60,6 +71,7 @@ __all__ = [
     "CaptureProvenance",
     "CapturedServer",
     "capture",
+    "capture_golden",
     "hash_tag",
 ]
 
@@ -156,6 +168,72 @@ def capture(
         report=redactor.report,
     )
     return Capture(dump, provenance)
+
+
+def capture_golden(
+    source: str,
+    golden_set: GoldenSet,
+    version: str | Version,
+    *,
+    sample: int,
+    seed: str,
+    redaction_key: bytes | None = None,
+    spec: ServerSpec | None = None,
+    progress: Callable[[str], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[Golden, CaptureProvenance]:
+    """Capture a redacted sample of ``source`` (the set's key patterns) into the golden
+    ``<set dir>/<version>/``: the dump restored into a fresh server (``spec``) that
+    writes ``dump.rdb``; ``capture.json`` holds the provenance and redaction report."""
+    say = progress or (lambda _: None)
+    wanted = Version.parse(version)
+    target = golden_set.root / str(wanted)
+    fmt = golden_set.format
+    _refuse_existing(target)
+    say(f"capturing a sample of {sample} sessions ({', '.join(fmt.key_patterns)})")
+    taken = capture(
+        source,
+        fmt.key_patterns,
+        sample=sample,
+        seed=seed,
+        redaction_key=redaction_key,
+        clock=clock,
+    )
+    p = taken.provenance
+    scenario = ScenarioInfo(
+        name="capture",
+        seed=seed,
+        previous_golden=None,
+        description=(
+            f"captured from {p.source.url} ({p.source.product} {p.source.version}) at "
+            f"{p.captured_at}: {p.groups_captured} of {p.groups_seen} sessions, redacted "
+            "(see capture.json)"
+        ),
+    )
+    spec = spec or default_spec()
+    with locked_goldens(golden_set.root, say):
+        _refuse_existing(target)
+        say(f"writing the golden on {spec.id}")
+        with spec.start() as server:
+            restore_dump(taken.dump, server.client)
+            golden = write_golden(
+                server,
+                target,
+                scenario=scenario,
+                fmt=fmt,
+                golden_set=golden_set.name,
+                version=wanted,
+                extra={"capture.json": p.encode()},
+            )
+    return golden, p
+
+
+def _refuse_existing(target: Path) -> None:
+    if target.exists() or target.is_symlink():
+        raise GoldenError(
+            f"{target} already exists: goldens are immutable; capture into another "
+            "version or golden set"
+        )
 
 
 def _connect(source: str | redis.Redis) -> tuple[str, redis.Redis, bool]:

@@ -26,10 +26,16 @@ __all__ = [
 #: The set of goldens recorded before golden sets existed (``golden/<version>/``).
 DEFAULT_SET = "memfix"
 #: Files a golden may hold besides ``manifest.json``; the manifest checksums each.
-GOLDEN_FILES = ("dump.rdb", "dump.json", "schema.json")
+#: ``capture.json``: where, when and how a captured golden's data was taken and redacted.
+GOLDEN_FILES = ("dump.rdb", "dump.json", "schema.json", "capture.json")
 #: Files every golden holds (``schema.json`` only when its format has a JSON schema).
 REQUIRED_FILES = ("dump.rdb", "dump.json")
-_LIMITS = {"dump.rdb": 1 << 34, "dump.json": MAX_JSON_BYTES, "schema.json": MAX_SMALL_BYTES}
+_LIMITS = {
+    "dump.rdb": 1 << 34,
+    "dump.json": MAX_JSON_BYTES,
+    "schema.json": MAX_SMALL_BYTES,
+    "capture.json": MAX_SMALL_BYTES,
+}
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,12 @@ class Golden:
             if self.golden_set == DEFAULT_SET
             else f"{self.golden_set} {self.version}"
         )
+
+    @property
+    def captured(self) -> bool:
+        """Its data was captured from a server (``memfix capture``), not written by the
+        format's scenario: the checksummed ``capture.json`` says how."""
+        return "capture.json" in self.manifest.files
 
     @property
     def sort_key(self) -> Version:

@@ -1,10 +1,10 @@
 """Meaning: does a golden still *mean* what its committed snapshot says?
 
-``memfix verify`` used to fail only when a record did not decode; a change of
-what old data means (a field silently dropped, a timestamp shifted) decoded
-fine and passed. Here a golden's view is compared with the snapshot file
-pytest compares it with (one file, one truth: ``memfix.snapshot`` writes it
-as :func:`memfix.goldens.view.encode_view` text), and each changed session is
+A check that only asks whether records decode passes a change of what old
+data means (a field silently dropped, a timestamp shifted). Here a golden's
+view is compared with the snapshot file pytest compares it with (one file, one
+truth: :meth:`memfix.goldens.GoldenSet.snapshot_file`, written by the plugin as
+:func:`memfix.goldens.view.encode_view` text), and each changed session is
 reported on one line with the first message index and field that differ.
 
 :func:`session_differences` is also what the write-side check uses to say
@@ -13,7 +13,6 @@ how freshly written data reads differently from its golden.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from memfix.errors import GoldenError
+from memfix.goldens.case import GoldenCase, restored_case
 from memfix.goldens.golden import Golden
-from memfix.goldens.restore import RestoreMode, restored_server
-from memfix.goldens.view import golden_view
+from memfix.goldens.jsonfile import MAX_JSON_BYTES, read_json
+from memfix.goldens.restore import RestoreMode
+from memfix.goldens.sets import GoldenSet
 from memfix.servers import ServerSpec, default_spec
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "keyspace_differences",
     "read_snapshot",
     "session_differences",
-    "snapshot_file",
     "view_differences",
 ]
 
@@ -59,13 +59,9 @@ class MeaningResult:
         """One line for a verify report."""
         if self.ok:
             return f"{self.sessions} sessions mean what {self.snapshot.name} says"
-        return f"{len(self.lines)} change(s) against {self.snapshot}: " + "; ".join(self.lines[:3])
-
-
-def snapshot_file(snapshot_dir: Path, version: str) -> Path:
-    """Where pytest keeps a golden's snapshot: ``<snapshot_dir>/<version>.json``
-    (``tests/__snapshots__/test_goldens`` for memfix's own goldens)."""
-    return snapshot_dir / f"{version}.json"
+        return f"{len(self.lines)} change(s) against {self.snapshot.name}: " + "; ".join(
+            self.lines[:3]
+        )
 
 
 def read_snapshot(path: Path) -> dict[str, Any]:
@@ -74,15 +70,12 @@ def read_snapshot(path: Path) -> dict[str, Any]:
     A missing snapshot is an error, never a pass: nothing to compare with
     means nothing was checked.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise GoldenError(
             f"{path}: no snapshot to compare with (run pytest with --snapshot-update "
-            "once and commit the file)"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GoldenError(f"{path}: cannot read snapshot: {exc}") from None
+            "once, review and commit the file)"
+        )
+    data = read_json(path, "snapshot", MAX_JSON_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("sessions"), dict):
         raise GoldenError(f"{path}: not a golden view snapshot (no 'sessions' object)")
     return data
@@ -91,7 +84,7 @@ def read_snapshot(path: Path) -> dict[str, Any]:
 def compare_with_snapshot(
     view: Mapping[str, Any], snapshot: Path, *, golden: str = "", limit: int = 20
 ) -> MeaningResult:
-    """Compare ``view`` (from :func:`memfix.goldens.golden_view`) with a snapshot file.
+    """Compare a golden's view (:meth:`GoldenView.to_builtins`) with a snapshot file.
 
     Raises GoldenError when the snapshot is missing or holds no session at all
     (a comparison over zero sessions proves nothing).
@@ -109,20 +102,20 @@ def compare_with_snapshot(
 
 
 def check_meaning(
+    golden_set: GoldenSet,
     golden: Golden,
-    snapshot_dir: Path,
     *,
     spec: ServerSpec | None = None,
     mode: RestoreMode = RestoreMode.JSON,
     limit: int = 20,
 ) -> MeaningResult:
-    """Restore ``golden`` into a fresh server, view it through the current code and
-    compare with its snapshot in ``snapshot_dir`` (``memfix verify`` already holds
-    a view: it calls :func:`compare_with_snapshot` directly)."""
-    with restored_server(golden, spec or default_spec(), mode) as server:
-        view = golden_view(server.client)
+    """``golden``'s case restored and viewed through the current code, compared with its
+    snapshot (``memfix verify`` already holds a view: it calls :func:`compare_with_snapshot`)."""
+    case = GoldenCase(golden, mode, spec or default_spec(), golden_set.format, golden_set.id_prefix)
+    with restored_case(case) as restored:
+        view = restored.view().to_builtins()
     return compare_with_snapshot(
-        view, snapshot_file(snapshot_dir, golden.version), golden=golden.version, limit=limit
+        view, golden_set.snapshot_file(golden.version), golden=golden.label, limit=limit
     )
 
 

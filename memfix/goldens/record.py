@@ -12,7 +12,7 @@ import inspect
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import memfix
@@ -28,7 +28,7 @@ from memfix.formats import (
 )
 from memfix.goldens.case import count_records
 from memfix.goldens.dump import dump_keyspace, encode_dump, key_text, restore_dump
-from memfix.goldens.golden import DEFAULT_SET, GOLDEN_FILES, Golden, find_goldens
+from memfix.goldens.golden import DEFAULT_SET, GOLDEN_FILES, REQUIRED_FILES, Golden, find_goldens
 from memfix.goldens.jsonfile import encode_canonical
 from memfix.goldens.manifest import (
     MANIFEST_FORMAT,
@@ -41,7 +41,7 @@ from memfix.goldens.manifest import (
 from memfix.goldens.view import build_view
 from memfix.servers import Server, ServerSpec, default_spec, rdb_header
 
-__all__ = ["record", "scenario_info", "scenario_server", "write_golden"]
+__all__ = ["locked_goldens", "record", "scenario_info", "scenario_server", "write_golden"]
 
 Progress = Callable[[str], None]
 _STAGING = ".record-"
@@ -79,7 +79,7 @@ def record(
     target = root / str(wanted)
     if target.exists() or target.is_symlink():
         _check_replaceable(target, replace_unreleased)
-    with _locked(root, say):
+    with locked_goldens(root, say):
         previous = None
         if not fresh:
             earlier = [g for g in find_goldens(root, golden_set) if g.version < wanted]
@@ -180,8 +180,9 @@ def scenario_info(fmt: Format, version: Version, previous: Golden | None) -> Sce
 
 
 @contextlib.contextmanager
-def _locked(root: Path, say: Progress) -> Iterator[None]:
-    """Hold the goldens directory's lock; remove staging directories of killed runs."""
+def locked_goldens(root: Path, say: Progress) -> Iterator[None]:
+    """Hold the goldens directory's lock (``record`` and ``capture`` take it); remove
+    staging directories of killed runs."""
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root, os.O_RDONLY)
     try:
@@ -207,13 +208,15 @@ def write_golden(
     fmt: Format | None = None,
     golden_set: str = DEFAULT_SET,
     version: Version | None = None,
+    extra: Mapping[str, bytes] | None = None,
 ) -> Golden:
     """Freeze what ``server`` holds now into a golden directory ``target``.
 
     Refuses data the format's current read code does not fully see (keys it
     does not claim, an empty view): such a golden could never fail. Writes
     into a staging sibling directory renamed into place only when complete,
-    so a failure leaves nothing.
+    so a failure leaves nothing. ``extra`` files (``capture.json``) are
+    written and checksummed with the others.
     """
     fmt = fmt or resolve_format("memfix")
     version = version or Version.parse(target.name, where=str(target))
@@ -238,6 +241,10 @@ def write_golden(
         schema = json_schema_of(fmt)
         if schema is not None:
             (staging / "schema.json").write_bytes(encode_canonical(schema))
+        for name, data in (extra or {}).items():
+            if name not in GOLDEN_FILES or name in REQUIRED_FILES:
+                raise GoldenError(f"{name}: not a file a golden may hold besides its dumps")
+            (staging / name).write_bytes(data)
         spec = server.spec
         manifest = Manifest(
             format=MANIFEST_FORMAT,

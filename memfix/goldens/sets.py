@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,10 @@ from memfix.errors import ConfigError, GoldenError
 from memfix.formats import Format, Version, current_version, resolve_format
 from memfix.goldens.golden import DEFAULT_SET, Golden, find_goldens
 
-__all__ = ["GoldenSet", "ProjectConfig", "find_pyproject", "load_config"]
+__all__ = ["DEFAULT_SNAPSHOTS", "GoldenSet", "ProjectConfig", "find_pyproject", "load_config"]
+
+#: Where syrupy puts the snapshots of ``tests/test_goldens.py`` (relative to the project).
+DEFAULT_SNAPSHOTS = "tests/__snapshots__/test_goldens"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class GoldenSet:
     format_ref: str
     root: Path
     project_root: Path | None = None
+    snapshot_dir: Path = Path(DEFAULT_SNAPSHOTS)
 
     @cached_property
     def format(self) -> Format:
@@ -47,6 +51,10 @@ class GoldenSet:
     def id_prefix(self) -> str:
         """Test ids and snapshot names of the default set keep their pre-sets form."""
         return "" if self.name == DEFAULT_SET else f"{self.name}-"
+
+    def snapshot_file(self, version: Version | str) -> Path:
+        """The committed snapshot of golden ``version`` (what the plugin writes, verify reads)."""
+        return self.snapshot_dir / f"{self.id_prefix}{version}.json"
 
     def goldens(self) -> list[Golden]:
         return find_goldens(self.root, self.name)
@@ -108,10 +116,12 @@ class ProjectConfig:
     def with_root(self, name: str | None, root: Path) -> ProjectConfig:
         """The same config with one set's directory overridden (``--goldens DIR``)."""
         chosen = self.choose(name)
-        sets = tuple(
-            GoldenSet(s.name, s.format_ref, root, s.project_root) if s is chosen else s
-            for s in self.sets
-        )
+        sets = tuple(replace(s, root=root) if s is chosen else s for s in self.sets)
+        return ProjectConfig(sets, self.pyproject, self.configured, self.raw)
+
+    def with_snapshots(self, directory: Path) -> ProjectConfig:
+        """The same config with another snapshot directory (``--snapshots DIR``)."""
+        sets = tuple(replace(s, snapshot_dir=directory) for s in self.sets)
         return ProjectConfig(sets, self.pyproject, self.configured, self.raw)
 
 
@@ -138,7 +148,9 @@ def load_config(start: Path | None = None, *, pyproject: Path | None = None) -> 
     path = pyproject or find_pyproject((start or Path.cwd()).resolve())
     if path is None:
         base = (start or Path.cwd()).resolve()
-        return ProjectConfig((GoldenSet(DEFAULT_SET, "memfix", base / "golden"),))
+        return ProjectConfig(
+            (GoldenSet(DEFAULT_SET, "memfix", base / "golden", None, base / DEFAULT_SNAPSHOTS),)
+        )
     project_root = path.parent
     try:
         text = path.read_text(encoding="utf-8")
@@ -151,6 +163,10 @@ def load_config(start: Path | None = None, *, pyproject: Path | None = None) -> 
     table = data.get("tool", {}).get("memfix", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.memfix] must be a table")
+    snapshots = table.get("snapshots", DEFAULT_SNAPSHOTS)
+    if not isinstance(snapshots, str) or not snapshots:
+        raise ConfigError(f"{path}: [tool.memfix] snapshots must be a directory path")
+    snapshot_dir = project_root / snapshots
     sets_table = table.get("sets", {})
     if not isinstance(sets_table, dict):
         raise ConfigError(f"{path}: [tool.memfix.sets] must be a table of sets")
@@ -173,10 +189,14 @@ def load_config(start: Path | None = None, *, pyproject: Path | None = None) -> 
         directory = entry.get("dir", f"golden/{name}")
         if not isinstance(directory, str) or not directory:
             raise ConfigError(f"{path}: [tool.memfix.sets.{name}] dir must be a path")
-        sets.append(GoldenSet(name, fmt, project_root / directory, project_root))
+        sets.append(GoldenSet(name, fmt, project_root / directory, project_root, snapshot_dir))
     if not sets:
         return ProjectConfig(
-            (GoldenSet(DEFAULT_SET, "memfix", project_root / "golden", project_root),),
+            (
+                GoldenSet(
+                    DEFAULT_SET, "memfix", project_root / "golden", project_root, snapshot_dir
+                ),
+            ),
             path,
             False,
             table,

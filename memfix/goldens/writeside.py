@@ -3,16 +3,18 @@
 Goldens are committed bytes, so a test that only reads them cannot see a
 change in what the current code writes: the seed incident itself (the writer
 switches to pickle while the readers stay), a companion key renamed, a value
-normalised or truncated on write, a TTL no longer set. This check replays
-what ``memfix record`` did for the current version -- restore the previous
-golden into a fresh server, run the scenario with the current code -- and
-compares the result with the committed golden of that version:
+normalised or truncated on write, a TTL no longer set. For the version a golden
+set's format writes today, this check replays what ``memfix record`` did
+(:func:`memfix.goldens.record.scenario_server`: the previous golden its manifest
+names, then the format's scenario through the current code, on a fresh server)
+and compares the result with the committed golden of that version:
 
 - the keys: each one still written, with the same type and size, expiring or
   not as before (a renamed key is reported as a rename when its data is equal);
-- the raw records, where the format promises byte-stable output (memfix's
-  own format does): the first differing record of each key, by index, with the
-  encoding its bytes look like (``pickle?``), or the first differing byte;
+- the raw records, where the format promises byte-stable output
+  (:func:`memfix.formats.byte_stable`; memfix's own format does): the first
+  differing record of each key, by index, with the encoding its bytes look like
+  (``pickle?``), or the first differing byte;
 - the sessions as the current code reads them back, against the golden read by
   the same code: the first message index and field that differ, or the record
   the current code cannot read although it just wrote it.
@@ -22,15 +24,14 @@ Each difference is one line naming the key (and index) or session.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from memfix import schemas
-from memfix.errors import GoldenError, MemfixError
+from memfix.errors import FormatError, GoldenError
+from memfix.formats import Format, Version, byte_stable
+from memfix.goldens.case import CaseSkipped, check_golden
 from memfix.goldens.dump import (
     Entry,
     HashEntry,
@@ -44,32 +45,29 @@ from memfix.goldens.dump import (
     restore_dump,
     value_bytes,
 )
-from memfix.goldens.golden import Golden, find_goldens
+from memfix.goldens.golden import Golden
 from memfix.goldens.meaning import cap_lines, first_mismatch, session_differences
-from memfix.goldens.view import golden_view, layout_of
+from memfix.goldens.record import scenario_server
+from memfix.goldens.sets import GoldenSet
+from memfix.goldens.view import build_view, layout_of
 from memfix.servers import ServerError, ServerSpec, default_spec
 
 __all__ = [
-    "Reader",
     "WriteSideResult",
-    "Writer",
-    "check_current_write_side",
+    "check_set_write_side",
     "check_write_side",
+    "describe_record_change",
     "dump_differences",
     "guess_encoding",
+    "write_side_golden",
 ]
-
-#: Writes a release's scenario through the current code (``Format.write_scenario``).
-Writer = Callable[[redis.Redis, str], None]
-#: Reads every session through the current code (``Format.read_sessions``).
-Reader = Callable[[redis.Redis], dict[str, list[Any]]]
 
 
 @dataclass(frozen=True)
 class WriteSideResult:
     """What the current writer produced, compared with the committed golden."""
 
-    golden: str  # the version compared
+    golden: str  # the golden compared (its label: ``1.4``, ``chat 0.3``)
     previous: str | None  # the golden restored before the scenario ran
     server: str
     byte_stable: bool  # raw records were compared, not only keys and sessions
@@ -110,132 +108,112 @@ class WriteSideResult:
         )
 
 
-def check_current_write_side(
-    root: Path,
-    *,
-    version: str | None = None,
-    spec: ServerSpec | None = None,
-    write: Writer | None = None,
-    read: Reader | None = None,
-    byte_stable: bool = True,
-    limit: int = 20,
-) -> WriteSideResult:
-    """:func:`check_write_side` for ``version`` (default: the version this code
-    writes) of the goldens under ``root``, over the previous golden its
-    manifest names. A missing golden is a GoldenError, never a pass."""
-    version = version or schemas.CURRENT_VERSION
-    goldens = {g.version: g for g in find_goldens(root)}
+def write_side_golden(golden_set: GoldenSet) -> tuple[Golden, Golden | None]:
+    """The set's golden of the version its format writes today, and the golden its
+    manifest says it was recorded over.
+
+    A missing golden is a GoldenError, never a pass; a captured golden (its data
+    came from a server, not the scenario) has nothing to replay: CaseSkipped.
+    """
+    version = golden_set.current_version
+    goldens = {g.version: g for g in golden_set.goldens()}
     golden = goldens.get(version)
     if golden is None:
-        have = ", ".join(goldens) or "none"
+        have = ", ".join(str(v) for v in goldens) or "none"
         raise GoldenError(
-            f"no golden {version} under {root}/ (have: {have}): the current writer has "
-            "nothing to be compared with (record it with `memfix record`)"
+            f"golden set {golden_set.name!r}: no golden {version} under {golden_set.root}/ "
+            f"(have: {have}): the current writer has nothing to be compared with "
+            f"(record it with `memfix record --version {version}`)"
         )
-    previous_version = golden.manifest.scenario.previous_golden
-    previous = None
-    if previous_version is not None:
-        previous = goldens.get(previous_version)
-        if previous is None:
-            raise GoldenError(
-                f"{golden.path / 'manifest.json'}: recorded over golden {previous_version}, "
-                f"which is not under {root}/"
-            )
-    return check_write_side(
-        golden,
-        previous,
-        spec=spec,
-        write=write,
-        read=read,
-        byte_stable=byte_stable,
-        limit=limit,
-    )
+    if golden.captured:
+        raise CaseSkipped(
+            f"golden {golden.label} was captured from a server, not recorded: "
+            "no scenario to replay (the write side is checked on recorded goldens)"
+        )
+    named = golden.manifest.scenario.previous_golden
+    if named is None:
+        return golden, None
+    previous = goldens.get(Version.parse(named, where=str(golden.path / "manifest.json")))
+    if previous is None:
+        raise GoldenError(
+            f"{golden.path / 'manifest.json'}: recorded over golden {named}, "
+            f"which is not under {golden_set.root}/"
+        )
+    return golden, previous
+
+
+def check_set_write_side(
+    golden_set: GoldenSet, spec: ServerSpec | None = None, *, limit: int = 20
+) -> WriteSideResult:
+    """:func:`check_write_side` of the set's current version (see :func:`write_side_golden`)."""
+    golden, previous = write_side_golden(golden_set)
+    return check_write_side(golden_set.format, golden, previous, spec=spec, limit=limit)
 
 
 def check_write_side(
+    fmt: Format,
     golden: Golden,
     previous: Golden | None,
     *,
     spec: ServerSpec | None = None,
-    write: Writer | None = None,
-    read: Reader | None = None,
-    byte_stable: bool = True,
     limit: int = 20,
 ) -> WriteSideResult:
-    """Run the scenario of ``golden.version`` with the current code on a fresh
-    server (holding ``previous`` first, as ``memfix record`` did) and compare.
+    """Run ``fmt``'s scenario of ``golden.version`` with the current code on a fresh
+    server holding ``previous`` (as ``memfix record`` did) and compare with ``golden``.
 
-    ``write`` and ``read`` default to memfix's own scenario and store; a
-    format passes its ``write_scenario`` and ``read_sessions``. With
-    ``byte_stable`` the raw records are compared too.
+    Raw records are compared where the format is byte-stable. A golden that
+    fails its own checks, or a scenario that raises, is a GoldenError naming it.
     """
-    golden.check()
+    check_golden(golden, fmt)
     if previous is not None:
-        previous.check()
+        check_golden(previous, fmt)
     spec = spec or default_spec()
-    write = write or _memfix_scenario
-    read = read or _memfix_sessions
-    lines: list[str] = []
+    raw = byte_stable(fmt)
     try:
-        with spec.start() as server:
-            client = server.client
-            if previous is not None:
-                restore_dump(previous.dump, client)
-            try:
-                write(client, golden.version)
-            except (MemfixError, redis.RedisError, ValueError, TypeError) as exc:
-                raise _Stop(f"the scenario failed with the current code: {exc}") from None
-            written = dump_keyspace(client)
-            try:
-                now = read(client)
-            except MemfixError as exc:  # first: the seed incident, in one line
-                now = None
-                lines.append(f"the current code cannot read what it just wrote: {exc}")
-            lines += dump_differences(golden.dump, written, raw=byte_stable)
-            client.flushdb()
-            restore_dump(golden.dump, client)
-            try:
-                before = read(client)  # the golden, read by the same (current) code
-            except MemfixError as exc:
-                what = f"the current code cannot read golden {golden.version}"
-                raise _Stop(f"{what}: {exc}") from None
-            if now is not None:
-                lines += session_differences(before, now, theirs="the golden")
-    except _Stop as stop:
-        lines.append(str(stop))
-        before = {}
+        with scenario_server(fmt, golden.version, previous, spec) as server:
+            lines, before = _compare(fmt, golden, server.client, raw=raw)
     except (ServerError, redis.RedisError) as exc:
-        raise GoldenError(
-            f"golden {golden.version}: write-side check on {spec.id}: {exc}"
-        ) from None
+        raise GoldenError(f"golden {golden.label}: write-side check on {spec.id}: {exc}") from None
+    except GoldenError as exc:
+        raise GoldenError(f"golden {golden.label}: write-side check: {exc}") from None
     if not before and not lines:
-        lines.append(f"golden {golden.version} holds no session: the check compared nothing")
+        lines.append(f"golden {golden.label} holds no session: the check compared nothing")
     records = sum(len(e.value) for e in golden.dump.keys if isinstance(e, ListEntry))
     return WriteSideResult(
-        golden=golden.version,
-        previous=previous.version if previous else None,
+        golden=golden.label,
+        previous=previous.label if previous else None,
         server=spec.id,
-        byte_stable=byte_stable,
+        byte_stable=raw,
         keys=len(golden.dump.keys),
-        records=records if byte_stable else 0,
+        records=records if raw else 0,
         sessions=len(before),
         lines=tuple(cap_lines(lines, limit)),
     )
 
 
-class _Stop(Exception):
-    """The scenario itself failed: nothing further to compare."""
-
-
-def _memfix_scenario(client: redis.Redis, version: str) -> None:
-    from memfix.goldens.scenario import run_scenario
-
-    run_scenario(client, version)
-
-
-def _memfix_sessions(client: redis.Redis) -> dict[str, list[Any]]:
-    sessions: dict[str, list[Any]] = golden_view(client)["sessions"]
-    return sessions
+def _compare(
+    fmt: Format, golden: Golden, client: redis.Redis, *, raw: bool
+) -> tuple[list[str], dict[str, list[Any]]]:
+    """The differences of what ``client`` holds (just written) from ``golden``, and the
+    golden's sessions as the current code reads them."""
+    written = dump_keyspace(client)
+    lines: list[str] = []
+    try:
+        now: dict[str, list[Any]] | None = build_view(fmt, client, written).sessions
+    except FormatError as exc:  # first: the seed incident, in one line
+        now = None
+        lines.append(f"the current code cannot read what it just wrote: {exc}")
+    lines += dump_differences(golden.dump, written, raw=raw)
+    client.flushdb()
+    restore_dump(golden.dump, client)
+    try:
+        before = build_view(fmt, client, golden.dump).sessions  # read by the same code
+    except FormatError as exc:
+        lines.append(f"the current code cannot read golden {golden.label}: {exc}")
+        return lines, {}
+    if now is not None:
+        lines += session_differences(before, now, theirs="the golden")
+    return lines, before
 
 
 # -- comparing dumps ------------------------------------------------------------------
