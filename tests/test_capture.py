@@ -55,7 +55,7 @@ def source() -> Iterator[tuple[Server, str]]:
     """A "production" server: golden 1.4's data, foreign shapes, an unrelated key,
     and a read-only ACL user; yields the server and that user's URL."""
     with default_spec().start() as server:
-        golden = {g.version: g for g in find_goldens(REPO / "golden")}["1.4"]
+        golden = {str(g.version): g for g in find_goldens(REPO / "golden")}["1.4"]
         restore_dump(golden.dump, server.client)
         write_foreign_scenario(server.client)
         server.client.set(b"cache:unrelated", b"not chat memory")
@@ -289,7 +289,10 @@ def test_memfix_capture_of_the_example_app_verifies_with_no_original_text(
     """The example app's own store writes real-looking data into a live server; `memfix
     capture` (the example's format, a read-only user) makes a golden of it that pytest
     snapshots and `memfix verify` passes, holding none of the original free text."""
-    from chatapp.store import ChatMemory, ChatMessage
+    from chatapp.store import (  # type: ignore[import-not-found]  # the example, on sys.path here
+        ChatMemory,
+        ChatMessage,
+    )
 
     spec = default_spec()
     with spec.start() as source:

@@ -7,7 +7,7 @@ the checkers themselves are exercised on hand-made histories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -81,7 +81,12 @@ class ReadModifyWriteStore(MemoryStore):
         return bool(self.client.delete(f"rmw:{session_id}"))
 
     def compact(
-        self, session_id: str, keep_last: int, summary: Message, *, seen: int | None = None
+        self,
+        session_id: str,
+        keep_last: int,
+        summary: Message,
+        *,
+        seen: Sequence[Message] | int | None = None,
     ) -> int:
         raise NotImplementedError
 

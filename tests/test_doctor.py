@@ -135,7 +135,9 @@ def test_doctor_only_reads(well: Server) -> None:
 def test_config_denied_is_a_warning_not_a_crash() -> None:
     """CONFIG renamed or denied (managed Redis): INFO still tells AOF and eviction."""
     with LOCAL[0].start(persistence=Persistence.AOF_ALWAYS) as srv:
-        srv.client.execute_command("ACL", "SETUSER", "ro", "on", ">pw", "~*", "+@all", "-config")
+        srv.client.acl_setuser(
+            "ro", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-config"]
+        )
         url = f"redis://ro:pw@{srv.host}:{srv.port}"
         checks = by_check(diagnose(url))
     assert checks["config"].status == "WARN" and "CONFIG GET unavailable" in checks["config"].reason

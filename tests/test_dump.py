@@ -67,7 +67,9 @@ def test_dump_is_canonical_and_readable(server: Server) -> None:
     # The same data written in another order dumps to the same bytes.
     with default_spec().start() as other:
         for key in reversed(server.client.keys()):
-            other.client.restore(key, 0, server.client.dump(key))
+            payload = server.client.dump(key)
+            assert isinstance(payload, bytes)
+            other.client.restore(key, 0, payload)
         other.client.expire(b"expiring", 3600)
         assert encode_dump(dump_keyspace(other.client)).decode() == text
 

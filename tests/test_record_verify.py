@@ -26,7 +26,7 @@ from memfix.goldens import (
     verify_golden,
 )
 from memfix.goldens.record import schema_module_sha256
-from memfix.servers import ServerSpec, default_spec, discover, rdb_header
+from memfix.servers import RdbHeader, ServerSpec, default_spec, discover, rdb_header
 
 CURRENT = schemas.CURRENT_VERSION
 REPO = Path(__file__).resolve().parents[1]
@@ -290,7 +290,7 @@ def snapshots_of(root: Path, directory: Path) -> Path:
     return directory
 
 
-def rdb_header_of(spec: ServerSpec) -> object:
+def rdb_header_of(spec: ServerSpec) -> RdbHeader:
     with spec.start() as server:
         server.client.set(b"k", b"v")
         return rdb_header(server.save_rdb(Path(server.data_dir) / "probe.rdb"))

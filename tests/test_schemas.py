@@ -174,7 +174,7 @@ def test_a_session_spanning_all_versions_loads_in_order() -> None:
     """golden 1.4's `timeline` holds 5 turns from each release: all load, in order, as Messages."""
     golden = next(g for g in find_goldens(REPO / "golden") if str(g.version) == "1.4")
     with restored_server(golden, default_spec(), RestoreMode.RDB) as server:
-        raws = server.client.lrange("session:timeline:messages", 0, -1)
+        raws: list[bytes] = server.client.lrange("session:timeline:messages", 0, -1)  # type: ignore[assignment]
         assert [schemas.detect_version(r) for r in raws] == [
             v for v in ["1.0", "1.1", "1.2", "1.3", "1.4"] for _ in range(5)
         ]

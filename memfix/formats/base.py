@@ -42,12 +42,23 @@ __all__ = [
 class Format(Protocol):
     """One kind of stored chat memory (see the module docstring)."""
 
-    #: "memfix", "langchain", or a project's own name; it appears in manifests.
-    name: str
-    #: ``MAJOR.MINOR``: the version of the data the current code writes.
-    current_version: str
-    #: Redis glob patterns of every key the format owns, companion keys too.
-    key_patterns: tuple[str, ...]
+    # Read-only members, so a class attribute, an instance attribute or a
+    # property all satisfy the protocol.
+
+    @property
+    def name(self) -> str:
+        """ "memfix", "langchain", or a project's own name; it appears in manifests."""
+        ...
+
+    @property
+    def current_version(self) -> str:
+        """``MAJOR.MINOR``: the version of the data the current code writes."""
+        ...
+
+    @property
+    def key_patterns(self) -> tuple[str, ...]:
+        """Redis glob patterns of every key the format owns, companion keys too."""
+        ...
 
     def write_scenario(self, client: redis.Redis, version: Version) -> None:
         """Write the release's deterministic scenario (fixed clock, seeded ids) through
