@@ -17,9 +17,9 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from types import ModuleType
-from typing import get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -85,7 +85,7 @@ def detect_version(raw: bytes) -> str | None:
         if b'"v"' in head:
             try:
                 return _probe.decode(head).v
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.MsgspecError, ValueError, RecursionError):
                 return None
         return "1.0"
     return None
@@ -119,8 +119,10 @@ def decode_record(raw: bytes) -> Message:
         )
     try:
         record = module.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:  # ValueError: e.g. invalid UTF-8
         raise SchemaError(str(exc), raw, version=version) from None
+    except RecursionError:
+        raise SchemaError("nested too deeply to decode", raw, version=version) from None
     try:
         for upcast in _upcasts[version]:
             record = upcast(record)
@@ -134,17 +136,18 @@ def decode_record(raw: bytes) -> Message:
 def decode_records(raws: Sequence[bytes]) -> list[Message]:
     """Decode a list's records, any mix of versions, in order.
 
-    The common case (every record written by the current version) is decoded
-    in one msgspec call; anything else goes record by record. A failure
+    Each record is decoded on its own, so a truncated or corrupt record can
+    never borrow bytes from its neighbour: msgspec refuses a record that ends
+    early or has bytes left over. The common case (every record written by the
+    current version) takes a fast path that decodes each record straight into
+    a tuple of its wire fields; the first record it cannot take sends the whole
+    list down the record-by-record path, which names the culprit. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
-    if raws and all(raw.startswith(_CURRENT_PREFIX) for raw in raws):
-        try:
-            records = _current_many.decode(_msgpack_array(raws))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            pass  # the record-by-record loop below names the culprit
-        else:
-            return [_to_message(r) for r in records]
+    try:
+        return _decode_current(raws)
+    except Exception:  # any refusal: the general path below decides
+        pass
     out: list[Message] = []
     for i, raw in enumerate(raws):
         try:
@@ -154,15 +157,11 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
     return out
 
 
-def _msgpack_array(items: Sequence[bytes]) -> bytes:
-    """Concatenated msgpack values behind an array header: one decode call for all."""
-    n = len(items)
-    header = (
-        bytes([0x90 | n])
-        if n < 16
-        else (b"\xdc" + n.to_bytes(2, "big") if n < 1 << 16 else b"\xdd" + n.to_bytes(4, "big"))
-    )
-    return header + b"".join(items)
+def _decode_current(raws: Sequence[bytes]) -> list[Message]:
+    """Every record as the current version: raises on the first one that is not."""
+    decode = _current_fields.decode
+    build = _message_of
+    return [build(*decode(raw)) for raw in raws]
 
 
 def encode_message(message: Message) -> bytes:
@@ -173,8 +172,41 @@ def encode_message(message: Message) -> bytes:
     """
     if message.role not in _ROLES:
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
+    if message.metadata and _too_deep(message.metadata, MAX_NESTING):
+        raise ValueError(
+            f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
+        )
+    for call in message.tool_calls:
+        if call.arguments and _too_deep(call.arguments, MAX_NESTING - 2):
+            raise ValueError(
+                f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} levels: "
+                "they could not be read back"
+            )
     encoded: bytes = _current.encode(_from_message(message))
     return encoded
+
+
+#: How deep metadata (and tool-call arguments) may nest, in containers. Decoders
+#: recurse once per level and stop at the interpreter's recursion limit, which a
+#: reader may hit earlier than the writer did; the store refuses to write what it
+#: may not read back, with this margin.
+MAX_NESTING = 100
+
+
+def _too_deep(value: object, budget: int) -> bool:
+    """Whether ``value`` holds containers nested more than ``budget`` levels deep."""
+    if budget <= 0:
+        return True
+    if isinstance(value, dict):
+        values: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    else:
+        return False
+    for item in values:
+        if isinstance(item, (dict, list, tuple)) and _too_deep(item, budget - 1):
+            return True
+    return False
 
 
 def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
@@ -187,24 +219,52 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 
 #: 1.4 records start with a 9-element msgpack array header and the tag "1.4".
 _CURRENT_PREFIX = b"\x99\xa31.4"
-_current_many = msgspec.msgpack.Decoder(list[v1_4.Record])
 _ROLE_NAMES = {role.value: role.name for role in v1_4.Role}  # wire value -> Role literal
+#: The current record's wire fields as a plain tuple, the tag first: decoding into
+#: it accepts exactly what ``v1_4.decode`` accepts when all 9 fields are present
+#: (the role as its integer, no enum lookup), and skips building a ``Record``.
+_role_values: Any = Literal.__getitem__(tuple(_ROLE_NAMES))  # Literal[0, 1, 2, 3]
+_current_fields = msgspec.msgpack.Decoder(
+    tuple[
+        Literal["1.4"],
+        str | None,
+        _role_values,
+        str,
+        int,
+        dict[str, Any],
+        str | None,
+        list[v1_4.ToolCall],
+        str | None,
+    ]
+)
+
+
+def _message_of(
+    _tag: object,
+    id: str | None,
+    role: int,
+    content: str,
+    ts_ms: int,
+    metadata: dict[str, Any],
+    name: str | None,
+    tool_calls: list[v1_4.ToolCall],
+    tool_call_id: str | None,
+) -> Message:
+    """The current ``Message`` of a current record's fields: runs once per message read."""
+    return Message(  # positional, in Message's field order
+        _ROLE_NAMES[role],  # type: ignore[arg-type]  # names are Role literals
+        content,
+        ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
+        metadata,
+        id,
+        name,
+        [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else [],
+        tool_call_id,
+    )
 
 
 def _to_message(record: v1_4.Record) -> Message:
-    # Positional, in Message's field order: this runs once per message read.
-    return Message(
-        _ROLE_NAMES[record.role],  # type: ignore[arg-type]  # names are Role literals
-        record.content,
-        record.ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
-        record.metadata,
-        record.id,
-        record.name,
-        [ToolCall(c.id, c.name, c.arguments) for c in record.tool_calls]
-        if record.tool_calls
-        else [],
-        record.tool_call_id,
-    )
+    return _message_of(None, *msgspec.structs.astuple(record))
 
 
 def _from_message(message: Message) -> v1_4.Record:
