@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from memfix import Message, SchemaError, ToolCall, schemas  # noqa: E402
+from memfix.schemas import v1_4  # noqa: E402
 from tests.test_schemas import ONE_OF_EACH  # noqa: E402
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8)
@@ -116,3 +117,39 @@ def test_the_property_can_fail() -> None:
     with pytest.raises(SchemaError) as info:
         schemas.decode_records(raws)
     assert info.value.index == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) -> None:
+    """encode_message builds a tuple, not a v1_4.Record: the bytes must be the same."""
+    assert schemas.encode_message(message) == v1_4.encode(schemas._from_message(message))
+    assert schemas.decode_records([schemas.encode_message(message)]) == [
+        schemas._to_message(v1_4.decode(schemas.encode_message(message)))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (Message("user", 123, 1.0), "would not read back"),  # type: ignore[arg-type]
+        (Message("user", "x", 1.0, metadata={1: "int key"}), "would not read back"),  # type: ignore[dict-item]
+        (Message("user", "x", float("inf")), "cannot be stored"),
+        (Message("user", "x", 1.0, metadata={"o": object()}), "cannot be stored"),
+        (Message("user", "x", 1.0, metadata={"big": 2**70}), "cannot be stored"),
+        (Message("user", "x", 1.0, id=7), "would not read back"),  # type: ignore[arg-type]
+    ],
+    ids=["int-content", "int-key", "inf-timestamp", "object", "int-2**70", "int-id"],
+)
+def test_a_message_that_would_not_read_back_is_refused(message: Message, text: str) -> None:
+    with pytest.raises(ValueError, match=text):
+        schemas.encode_message(message)
+
+
+def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:
+    """The cheap type check must look at tool calls even when every other field is fine."""
+    bad = ToolCall(7, "f", {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="would not read back"):
+        schemas.encode_message(Message("assistant", "", 1.0, tool_calls=[bad]))
+    assert not schemas._plainly_readable(Message("assistant", "", 1.0, tool_calls=[bad]))
+    assert schemas._plainly_readable(Message("assistant", "", 1.0, tool_calls=[ToolCall("i", "f")]))

@@ -159,16 +159,17 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
 
 def _decode_current(raws: Sequence[bytes]) -> list[Message]:
     """Every record as the current version: raises on the first one that is not."""
-    decode = _current_fields.decode
-    build = _message_of
-    return [build(*decode(raw)) for raw in raws]
+    return _messages_of(map(_current_fields.decode, raws))
 
 
 def encode_message(message: Message) -> bytes:
     """The bytes the current version stores for ``message``.
 
-    Raises ``ValueError`` for a message the current version cannot store
-    (e.g. an unknown role), before anything is written.
+    Raises ``ValueError`` for a message the current version cannot store, before
+    anything is written: an unknown role, nesting deeper than ``MAX_NESTING``, a
+    value msgspec cannot encode, or anything the reader would refuse (a
+    ``Message`` is not type-checked when built: content=123 encodes, but would
+    not read back). The last check decodes the record as ``get_history`` will.
     """
     if message.role not in _ROLES:
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
@@ -182,8 +183,45 @@ def encode_message(message: Message) -> bytes:
                 f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} levels: "
                 "they could not be read back"
             )
-    encoded: bytes = _current.encode(_from_message(message))
+    try:
+        encoded = _fields_encoder.encode(_fields_of(message))
+    except (msgspec.EncodeError, OverflowError, ValueError, TypeError) as exc:
+        raise ValueError(f"message {message.id!r} cannot be stored: {exc}") from None
+    if not _plainly_readable(message):  # rare: let the reader's own decoder judge
+        try:
+            _current_fields.decode(encoded)
+        except (msgspec.MsgspecError, ValueError) as exc:
+            raise ValueError(
+                f"message {message.id!r} would not read back, so it is not stored: {exc}"
+            ) from None
     return encoded
+
+
+def _plainly_readable(m: Message) -> bool:
+    """Cheap: every field has the type the reader's decoder wants (the common case).
+
+    A ``Message`` is not type-checked when built; ``False`` sends the record
+    through the reader's decoder before it is written.
+    """
+    metadata, calls = m.metadata, m.tool_calls
+    return (
+        isinstance(m.content, str)
+        and (m.id is None or isinstance(m.id, str))
+        and (m.name is None or isinstance(m.name, str))
+        and (m.tool_call_id is None or isinstance(m.tool_call_id, str))
+        and type(metadata) is dict
+        and (not metadata or all(isinstance(k, str) for k in metadata))
+        and (
+            not calls
+            or all(
+                isinstance(c.id, str)
+                and isinstance(c.name, str)
+                and type(c.arguments) is dict
+                and all(isinstance(k, str) for k in c.arguments)
+                for c in calls
+            )
+        )
+    )
 
 
 #: How deep metadata (and tool-call arguments) may nest, in containers. Decoders
@@ -219,14 +257,16 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 
 #: 1.4 records start with a 9-element msgpack array header and the tag "1.4".
 _CURRENT_PREFIX = b"\x99\xa31.4"
+_CURRENT_TAG: str = _current.Record.__struct_config__.tag
 _ROLE_NAMES = {role.value: role.name for role in v1_4.Role}  # wire value -> Role literal
 #: The current record's wire fields as a plain tuple, the tag first: decoding into
 #: it accepts exactly what ``v1_4.decode`` accepts when all 9 fields are present
 #: (the role as its integer, no enum lookup), and skips building a ``Record``.
 _role_values: Any = Literal.__getitem__(tuple(_ROLE_NAMES))  # Literal[0, 1, 2, 3]
+_tag_value: Any = Literal.__getitem__(_CURRENT_TAG)  # Literal["1.4"]
 _current_fields = msgspec.msgpack.Decoder(
     tuple[
-        Literal["1.4"],
+        _tag_value,
         str | None,
         _role_values,
         str,
@@ -239,32 +279,56 @@ _current_fields = msgspec.msgpack.Decoder(
 )
 
 
-def _message_of(
-    _tag: object,
-    id: str | None,
-    role: int,
-    content: str,
-    ts_ms: int,
-    metadata: dict[str, Any],
-    name: str | None,
-    tool_calls: list[v1_4.ToolCall],
-    tool_call_id: str | None,
-) -> Message:
-    """The current ``Message`` of a current record's fields: runs once per message read."""
-    return Message(  # positional, in Message's field order
-        _ROLE_NAMES[role],  # type: ignore[arg-type]  # names are Role literals
-        content,
-        ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
-        metadata,
-        id,
-        name,
-        [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else [],
-        tool_call_id,
-    )
+def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
+    """The current ``Message`` of each current record's wire fields, in order.
+
+    The one home of the wire -> model mapping, written as one inline loop
+    (positional, in Message's field order, no call per record) because it runs
+    once per message read: this loop is most of ``get_history``'s own cost.
+    """
+    roles = _ROLE_NAMES
+    out: list[Message] = []
+    append = out.append
+    for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records:
+        append(
+            Message(
+                roles[role],  # type: ignore[arg-type]  # names are Role literals
+                content,
+                ts_ms / 1000,  # integer ms on the wire, float seconds in the model
+                metadata,
+                id,
+                name,
+                [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else [],
+                tool_call_id,
+            )
+        )
+    return out
 
 
 def _to_message(record: v1_4.Record) -> Message:
-    return _message_of(None, *msgspec.structs.astuple(record))
+    return _messages_of([(None, *msgspec.structs.astuple(record))])[0]
+
+
+_ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}  # Role literal -> wire
+_fields_encoder = msgspec.msgpack.Encoder()
+
+
+def _fields_of(message: Message) -> tuple[Any, ...]:
+    """The current record's wire fields, the tag first: msgspec encodes this tuple
+    to exactly the bytes of ``v1_4.encode(_from_message(message))`` (an array-like
+    struct is an array of all its fields), without building the struct."""
+    calls = message.tool_calls
+    return (
+        _CURRENT_TAG,
+        message.id,
+        _ROLE_VALUES[message.role],
+        message.content,
+        round(message.timestamp * 1000),
+        message.metadata,
+        message.name,
+        [(c.id, c.name, c.arguments) for c in calls] if calls else calls,
+        message.tool_call_id,
+    )
 
 
 def _from_message(message: Message) -> v1_4.Record:
