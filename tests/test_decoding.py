@@ -151,5 +151,5 @@ def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:
     bad = ToolCall(7, "f", {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="would not read back"):
         schemas.encode_message(Message("assistant", "", 1.0, tool_calls=[bad]))
-    assert not schemas._plainly_readable(Message("assistant", "", 1.0, tool_calls=[bad]))
-    assert schemas._plainly_readable(Message("assistant", "", 1.0, tool_calls=[ToolCall("i", "f")]))
+    assert not schemas._plain_calls([bad])
+    assert schemas._plain_calls([ToolCall("i", "f")])

@@ -171,56 +171,73 @@ def encode_message(message: Message) -> bytes:
     ``Message`` is not type-checked when built: content=123 encodes, but would
     not read back). The last check decodes the record as ``get_history`` will.
     """
-    if message.role not in _ROLES:
+    role = message.role
+    wire_role = _ROLE_VALUES.get(role) if isinstance(role, str) else None
+    if wire_role is None:
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
-    if message.metadata and _too_deep(message.metadata, MAX_NESTING):
+    metadata, calls, id = message.metadata, message.tool_calls, message.id
+    content, name, tool_call_id = message.content, message.name, message.tool_call_id
+    if metadata and _too_deep(metadata, MAX_NESTING):
         raise ValueError(
             f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
         )
-    for call in message.tool_calls:
-        if call.arguments and _too_deep(call.arguments, MAX_NESTING - 2):
-            raise ValueError(
-                f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} levels: "
-                "they could not be read back"
-            )
+    if calls:
+        for call in calls:
+            if call.arguments and _too_deep(call.arguments, MAX_NESTING - 2):
+                raise ValueError(
+                    f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} "
+                    "levels: they could not be read back"
+                )
     try:
-        encoded = _fields_encoder.encode(_fields_of(message))
+        # The current record's wire fields, the tag first: msgspec encodes this tuple
+        # to exactly the bytes of v1_4.encode(_from_message(message)) (an array-like
+        # struct is an array of all its fields), without building the struct.
+        encoded: bytes = _fields_encoder.encode(
+            (
+                _CURRENT_TAG,
+                id,
+                wire_role,
+                content,
+                round(message.timestamp * 1000),
+                metadata,
+                name,
+                [(c.id, c.name, c.arguments) for c in calls] if calls else calls,
+                tool_call_id,
+            )
+        )
     except (msgspec.EncodeError, OverflowError, ValueError, TypeError) as exc:
-        raise ValueError(f"message {message.id!r} cannot be stored: {exc}") from None
-    if not _plainly_readable(message):  # rare: let the reader's own decoder judge
+        raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
+    # A Message is not type-checked when built: the common shapes are checked here,
+    # anything else goes through the reader's own decoder before it is written.
+    if not (
+        type(content) is str
+        and (id is None or type(id) is str)
+        and (name is None or type(name) is str)
+        and (tool_call_id is None or type(tool_call_id) is str)
+        and type(metadata) is dict
+        and (not metadata or _str_keys(metadata))
+        and (not calls or _plain_calls(calls))
+    ):
         try:
             _current_fields.decode(encoded)
         except (msgspec.MsgspecError, ValueError) as exc:
             raise ValueError(
-                f"message {message.id!r} would not read back, so it is not stored: {exc}"
+                f"message {id!r} would not read back, so it is not stored: {exc}"
             ) from None
     return encoded
 
 
-def _plainly_readable(m: Message) -> bool:
-    """Cheap: every field has the type the reader's decoder wants (the common case).
+def _str_keys(mapping: dict[Any, Any]) -> bool:
+    return all(isinstance(k, str) for k in mapping)
 
-    A ``Message`` is not type-checked when built; ``False`` sends the record
-    through the reader's decoder before it is written.
-    """
-    metadata, calls = m.metadata, m.tool_calls
-    return (
-        isinstance(m.content, str)
-        and (m.id is None or isinstance(m.id, str))
-        and (m.name is None or isinstance(m.name, str))
-        and (m.tool_call_id is None or isinstance(m.tool_call_id, str))
-        and type(metadata) is dict
-        and (not metadata or all(isinstance(k, str) for k in metadata))
-        and (
-            not calls
-            or all(
-                isinstance(c.id, str)
-                and isinstance(c.name, str)
-                and type(c.arguments) is dict
-                and all(isinstance(k, str) for k in c.arguments)
-                for c in calls
-            )
-        )
+
+def _plain_calls(calls: list[ToolCall]) -> bool:
+    return all(
+        isinstance(c.id, str)
+        and isinstance(c.name, str)
+        and type(c.arguments) is dict
+        and _str_keys(c.arguments)
+        for c in calls
     )
 
 
@@ -298,7 +315,10 @@ def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
                 metadata,
                 id,
                 name,
-                [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else [],
+                # an empty list is the one msgspec just decoded: no second allocation
+                [ToolCall(c.id, c.name, c.arguments) for c in tool_calls]
+                if tool_calls
+                else tool_calls,
                 tool_call_id,
             )
         )
@@ -311,24 +331,6 @@ def _to_message(record: v1_4.Record) -> Message:
 
 _ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}  # Role literal -> wire
 _fields_encoder = msgspec.msgpack.Encoder()
-
-
-def _fields_of(message: Message) -> tuple[Any, ...]:
-    """The current record's wire fields, the tag first: msgspec encodes this tuple
-    to exactly the bytes of ``v1_4.encode(_from_message(message))`` (an array-like
-    struct is an array of all its fields), without building the struct."""
-    calls = message.tool_calls
-    return (
-        _CURRENT_TAG,
-        message.id,
-        _ROLE_VALUES[message.role],
-        message.content,
-        round(message.timestamp * 1000),
-        message.metadata,
-        message.name,
-        [(c.id, c.name, c.arguments) for c in calls] if calls else calls,
-        message.tool_call_id,
-    )
 
 
 def _from_message(message: Message) -> v1_4.Record:

@@ -12,21 +12,21 @@ lists are built by :mod:`memfix.store.redis_store`'s module-level helpers, which
 any other store class (an async twin) can call.
 """
 
-# KEYS[1] messages key; ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
-# ARGV[3] dedupe depth (>= 1): how many of the newest records a retry is looked up in;
-# ARGV[4] one flag byte per record: '1' for a record that carries a message id (a
-# retried append of it is skipped), '0' for one that does not; ARGV[5..] the records.
-# A retry resends the same message, hence the same bytes: LPOS finds it in the list
-# itself, so no per-message id set (memory) is kept. LPOS is read-only and fails on a
-# wrong key type before RPUSH, the first write; nothing after RPUSH can fail.
+# KEYS[1] messages key; ARGV[1] "<ttl ms, 0: none>:<max length, 0: none>:<dedupe depth
+# >= 1>:<one flag per record>" ('1': the record carries a message id, a retried append of
+# it is skipped; '0': it does not), one argument because each argument costs the client
+# as much to pack as encoding a message; ARGV[2..] the records.
+# A retry resends the same message, hence the same bytes: LPOS finds it among the newest
+# `depth` records of the list itself, so no per-message id set (memory) is kept. LPOS is
+# read-only and fails on a wrong key type before RPUSH, the first write; nothing after
+# RPUSH can fail.
 # Returns how many records were appended.
 APPEND = """
-local depth = ARGV[3]
-local flags = ARGV[4]
+local ttl, maxlen, depth, flags = string.match(ARGV[1], '^(%d+):(%d+):(%d+):([01]*)$')
 local fresh, seen = {}, {}
-for i = 5, #ARGV do
+for i = 2, #ARGV do
   local rec = ARGV[i]
-  if string.byte(flags, i - 4) == 49 then
+  if string.byte(flags, i - 1) == 49 then
     if seen[rec] or redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
       rec = nil
     else
@@ -40,12 +40,12 @@ local n = 0
 for i = 1, #fresh, 1000 do
   n = redis.call('RPUSH', KEYS[1], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
-local maxlen = tonumber(ARGV[2])
+maxlen = tonumber(maxlen)
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
 end
-if ARGV[1] ~= '0' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if ttl ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return #fresh
 """

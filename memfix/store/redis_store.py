@@ -104,10 +104,11 @@ class RedisMemoryStore(MemoryStore):
             self._client = client
             self._owns_client = False
         self._append_options = options
-        self._ttl_ms = int(options[0])
-        self._max_messages = int(options[1])
+        self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
+        self._append_sha = self._append.sha
+        self._options_id, self._options_no_id = options + b"1", options + b"0"
         self._compact = self._client.register_script(_lua.COMPACT)
         # A pipeline only queues: let redis-py's Script load the script at execute().
         self._queued = isinstance(self._client, redis.client.Pipeline)
@@ -118,9 +119,22 @@ class RedisMemoryStore(MemoryStore):
         return self._client
 
     def append_message(self, session_id: str, msg: Message) -> None:
-        self._run(
-            self._append, self.keys.messages(session_id), append_args(self._append_options, (msg,))
-        )
+        # append_args() and _run(), inlined: this is the hottest write path.
+        options = self._options_id if msg.id is not None else self._options_no_id
+        record = schemas.encode_message(msg)
+        key = self.keys.messages(session_id)
+        if self._queued:
+            self._append(keys=[key], args=[options, record], client=self._client)
+            return
+        try:
+            self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._append_sha, 1, key, options, record
+            )
+        except NoScriptError:
+            self._client.script_load(self._append.script)
+            self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._append_sha, 1, key, options, record
+            )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
@@ -265,8 +279,8 @@ def _check_count(name: str, value: object, *, low: int = 0) -> None:
 
 def append_options(
     ttl: float | timedelta | None, max_messages: int | None, dedupe_window: int
-) -> list[bytes]:
-    """The fixed leading arguments of the APPEND script, validated once per store.
+) -> bytes:
+    """The fixed head of the APPEND script's first argument, validated once per store.
 
     Validating here, not in the script, is what keeps a bad option from failing
     inside the script after its RPUSH has already been applied.
@@ -284,23 +298,20 @@ def append_options(
     if max_messages is not None:
         _check_count("max_messages", max_messages, low=1)
     _check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
-    return [str(ttl_ms).encode(), str(max_messages or 0).encode(), str(dedupe_window).encode()]
+    return f"{ttl_ms}:{max_messages or 0}:{dedupe_window}:".encode()
 
 
-def append_args(options: list[bytes], msgs: Sequence[Message]) -> list[bytes]:
-    """APPEND's arguments: ``options``, one id flag per message, then the records.
+def append_args(options: bytes, msgs: Sequence[Message]) -> list[bytes]:
+    """APPEND's arguments: ``options`` and one id flag per message, then the records.
 
     Every message is encoded (and so validated) before anything is sent.
     """
     encode = schemas.encode_message
     if len(msgs) == 1:  # the hot path: one message per call
         m = msgs[0]
-        return [*options, _HAS_ID if m.id is not None else _NO_ID, encode(m)]
+        return [options + (b"1" if m.id is not None else b"0"), encode(m)]
     flags = bytes(49 if m.id is not None else 48 for m in msgs)
-    return [*options, flags, *[encode(m) for m in msgs]]
-
-
-_HAS_ID, _NO_ID = b"1", b"0"
+    return [options + flags, *[encode(m) for m in msgs]]
 
 
 def compact_args(
