@@ -27,7 +27,7 @@ from typing import Any
 from redis.utils import HIREDIS_AVAILABLE
 
 import memfix
-from benchmarks import append, history, memory, peers, report, restore
+from benchmarks import append, history, instructions, memory, peers, report, restore
 from benchmarks.corpus import corpus
 from benchmarks.harness import PARSERS, Static, Workload, measure_static, run_workload
 from benchmarks.regime import PINNED, UNPINNED, pick_cpu, regime
@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long-lists", action="store_true", help="reads of long lists (1k..1M)")
     ap.add_argument("--long-lengths", default="1000,100000,1000000")
     ap.add_argument("--goldens", action="store_true", help="goldens and server starts")
+    ap.add_argument(
+        "--instructions", action="store_true", help="client instructions per call (valgrind)"
+    )
     ap.add_argument("--golden-sizes", default="1000,10000", help="synthetic golden sizes")
     ap.add_argument("--json", default="bench-results.json", help="where to write the results")
     ap.add_argument("--markdown", help="also write the tables as Markdown to this file")
@@ -197,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
                         rows.append({**asdict(r), "regime": used})
                     if wanted == regimes[0]:
                         static += measure_static(wl, clients[parsers[0]], admin, 50)
+        counted: list[dict[str, Any]] = []
+        if args.instructions and not args.url:
+            log("client instructions per call (callgrind)")
+            counted = instructions.measure(int(admin.connection_pool.connection_kwargs["port"]))
         bytes_rows = memory.bytes_per_message(admin)
         growth = memory.growth(admin)
         info = admin.info("server")
@@ -254,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         "record_sizes": memory.record_sizes(),
         "growth": growth,
         "long_lists": long_rows,
+        "instructions": counted,
         "server_starts": starts,
         "committed_goldens": committed,
         "goldens": goldens,

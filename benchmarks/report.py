@@ -132,6 +132,24 @@ def render(result: dict[str, Any], *, md: bool = False) -> str:
                 ],
             )
         )
+    if result.get("instructions"):
+        head("client instructions per call (callgrind, deterministic; client process only):")
+        emit(
+            tab(
+                ["workload", "memfix", "instructions", "baseline", "instructions", "ratio"],
+                [
+                    [
+                        i["workload"],
+                        i["memfix"],
+                        f"{i['memfix_instructions']:,}",
+                        i["baseline"],
+                        f"{i['baseline_instructions']:,}",
+                        f"{i['ratio']:.3f}x",
+                    ]
+                    for i in result["instructions"]
+                ],
+            )
+        )
     if result.get("server_starts"):
         head("fresh server start (spec.start() until PING answers), ms:")
         emit(

@@ -23,6 +23,20 @@ any other store class (an async twin) can call.
 # Returns how many records were appended.
 APPEND = """
 local ttl, maxlen, depth, flags = string.match(ARGV[1], '^(%d+):(%d+):(%d+):([01]*)$')
+if #ARGV == 2 then  -- one record, the common case: no tables, no loop
+  local rec = ARGV[2]
+  if flags == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+    return 0
+  end
+  local n = redis.call('RPUSH', KEYS[1], rec)
+  if maxlen ~= '0' and n > tonumber(maxlen) then
+    redis.call('LTRIM', KEYS[1], -tonumber(maxlen), -1)
+  end
+  if ttl ~= '0' then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return 1
+end
 local fresh, seen = {}, {}
 for i = 2, #ARGV do
   local rec = ARGV[i]
@@ -40,6 +54,7 @@ local n = 0
 for i = 1, #fresh, 1000 do
   n = redis.call('RPUSH', KEYS[1], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
+if #fresh == 0 then return 0 end  -- only retries: nothing was written, nothing to refresh
 maxlen = tonumber(maxlen)
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
