@@ -486,6 +486,9 @@ def test_a_blind_compaction_compacts_what_it_read(server: Server) -> None:
         (lambda s: s.compact("s", -1, Message("system", "S", 0.0)), ValueError, "keep_last"),
         (lambda s: s.compact("s", 1, Message("system", "S", 0.0), seen=-5), ValueError, "seen"),
         (lambda s: s.compact("s", 1, Message("system", "S", 0.0), seen=True), TypeError, "seen"),
+        (lambda s: s.append_message(None, Message("user", "x", 0.0)), TypeError, "session id"),
+        (lambda s: s.get_history(b"s"), TypeError, "session id"),
+        (lambda s: s.append_messages("s", [{"role": "user"}]), TypeError, "memfix.Message"),
     ],
     ids=[
         "limit-1e20",
@@ -497,6 +500,9 @@ def test_a_blind_compaction_compacts_what_it_read(server: Server) -> None:
         "keep-negative",
         "seen-negative",
         "seen-bool",
+        "session-none",
+        "session-bytes",
+        "not-a-message",
     ],
 )
 def test_absurd_arguments_are_one_line_errors(

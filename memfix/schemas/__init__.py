@@ -171,6 +171,8 @@ def encode_message(message: Message) -> bytes:
     ``Message`` is not type-checked when built: content=123 encodes, but would
     not read back). The last check decodes the record as ``get_history`` will.
     """
+    if type(message) is not Message and not isinstance(message, Message):
+        raise TypeError(f"expected a memfix.Message, got {type(message).__name__}")
     role = message.role
     wire_role = _ROLE_VALUES.get(role) if isinstance(role, str) else None
     if wire_role is None:

@@ -120,8 +120,8 @@ class RedisMemoryStore(MemoryStore):
 
     def append_message(self, session_id: str, msg: Message) -> None:
         # append_args() and _run(), inlined: this is the hottest write path.
+        record = schemas.encode_message(msg)  # first: it type-checks the message
         options = self._options_id if msg.id is not None else self._options_no_id
-        record = schemas.encode_message(msg)
         key = self.keys.messages(session_id)
         if self._queued:
             self._append(keys=[key], args=[options, record], client=self._client)
@@ -309,9 +309,10 @@ def append_args(options: bytes, msgs: Sequence[Message]) -> list[bytes]:
     encode = schemas.encode_message
     if len(msgs) == 1:  # the hot path: one message per call
         m = msgs[0]
-        return [options + (b"1" if m.id is not None else b"0"), encode(m)]
-    flags = bytes(49 if m.id is not None else 48 for m in msgs)
-    return [options + flags, *[encode(m) for m in msgs]]
+        record = encode(m)  # first: it type-checks the message
+        return [options + (b"1" if m.id is not None else b"0"), record]
+    records = [encode(m) for m in msgs]  # first: it type-checks each message
+    return [options + bytes(49 if m.id is not None else 48 for m in msgs), *records]
 
 
 def compact_args(
