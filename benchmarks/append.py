@@ -128,14 +128,14 @@ def single(
         nxt = cycle(msgs)
         run = r.execute_command
         k = _memfix_key(key)
-        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, hand_encode(nxt()))
+        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, hand_encode(nxt()))  # type: ignore[no-untyped-call]
 
     def pre_encoded(r: redis.Redis, key: str) -> Op:
         sha = r.script_load(MINIMAL_SCRIPT)
         nxt = cycle(encoded)
         run = r.execute_command
         k = _memfix_key(key)
-        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, nxt())
+        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, nxt())  # type: ignore[no-untyped-call]
 
     def id_set(r: redis.Redis, key: str) -> Op:
         sha = r.script_load(ID_SET_SCRIPT)
@@ -145,7 +145,7 @@ def single(
 
         def op() -> None:
             i, rec = nxt()
-            run("EVALSHA", sha, 2, k, ids, ttl_ms, i, rec)
+            run("EVALSHA", sha, 2, k, ids, ttl_ms, i, rec)  # type: ignore[no-untyped-call]
 
         return op
 
@@ -213,7 +213,8 @@ def batch(msgs: list[Message], calls: int) -> Workload:
         nxt = cycle(msg_batches)
         run = r.execute_command
         k = _memfix_key(key)
-        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, *[hand_encode(m) for m in nxt()])
+        records = lambda: [hand_encode(m) for m in nxt()]  # noqa: E731
+        return lambda: run("EVALSHA", sha, 1, k, ttl_ms, *records())  # type: ignore[no-untyped-call]
 
     def memfix(**options: Any) -> Callable[[redis.Redis, str], Op]:
         def make(r: redis.Redis, key: str) -> Op:

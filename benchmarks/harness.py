@@ -189,7 +189,7 @@ def counting_sends() -> Iterator[list[int]]:
 
     def counted(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
         counter[0] += 1
-        original(self, command, check_health)
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
 
     AbstractConnection.send_packed_command = counted  # type: ignore[method-assign]
     try:

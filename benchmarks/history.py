@@ -52,17 +52,17 @@ def reads(
     def untyped(r: redis.Redis, key: str) -> Op:
         k = _key(key)
         decode = msgspec.msgpack.decode
-        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[union-attr]
+        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[arg-type]
 
     def typed(r: redis.Redis, key: str) -> Op:
         k = _key(key)
         decode = v1_4.decode
-        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[union-attr]
+        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[arg-type]
 
     def json_loads(r: redis.Redis, key: str) -> Op:
         k = _key(key)
         loads = json.loads
-        return lambda: [loads(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[union-attr]
+        return lambda: [loads(raw) for raw in r.lrange(k, start, -1)]
 
     def memfix(r: redis.Redis, key: str) -> Op:
         store = RedisMemoryStore(r)

@@ -38,7 +38,7 @@ def _run(mode: str, n: int, port: int) -> None:
     store = RedisMemoryStore(r, ttl=3600, max_messages=100)
     sha = r.script_load(MINIMAL_SCRIPT)
     store.append_message("warm", msgs[0])
-    r.execute_command("EVALSHA", sha, 1, "session:warm2:messages", TTL_MS, encoded[0])
+    r.execute_command("EVALSHA", sha, 1, "session:warm2:messages", TTL_MS, encoded[0])  # type: ignore[no-untyped-call]
     store.get_history("history", 100)
     decode = msgspec.msgpack.decode
     if mode == "append memfix ttl+window":
@@ -47,13 +47,13 @@ def _run(mode: str, n: int, port: int) -> None:
     elif mode == "append minimal script (encode + EVALSHA)":
         run = r.execute_command
         for m in msgs[:n]:
-            run("EVALSHA", sha, 1, "session:b:messages", TTL_MS, hand_encode(m))
+            run("EVALSHA", sha, 1, "session:b:messages", TTL_MS, hand_encode(m))  # type: ignore[no-untyped-call]
     elif mode == "history memfix get_history(100)":
         for _ in range(n):
             store.get_history("history", 100)
     elif mode == "history LRANGE + untyped decode":
         for _ in range(n):
-            [decode(x) for x in r.lrange("session:history:messages", -100, -1)]  # type: ignore[union-attr]
+            [decode(x) for x in r.lrange("session:history:messages", -100, -1)]  # type: ignore[arg-type]
 
 
 def _instructions(mode: str, n: int, port: int) -> int:

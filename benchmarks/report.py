@@ -223,7 +223,8 @@ def _row(
             and r["contender"].startswith(contender)
             and r.get("regime") == result["main_regime"]
         ):
-            return r
+            found: dict[str, Any] = r
+            return found
     return None
 
 
