@@ -278,6 +278,8 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 _CURRENT_PREFIX = b"\x99\xa31.4"
 _CURRENT_TAG: str = _current.Record.__struct_config__.tag
 _ROLE_NAMES = {role.value: role.name for role in v1_4.Role}  # wire value -> Role literal
+#: The same as a tuple indexed by the wire value (the decoder admits only those values).
+_ROLE_BY_VALUE = tuple(_ROLE_NAMES.get(v, "") for v in range(max(_ROLE_NAMES) + 1))
 #: The current record's wire fields as a plain tuple, the tag first: decoding into
 #: it accepts exactly what ``v1_4.decode`` accepts when all 9 fields are present
 #: (the role as its integer, no enum lookup), and skips building a ``Record``.
@@ -301,30 +303,25 @@ _current_fields = msgspec.msgpack.Decoder(
 def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
     """The current ``Message`` of each current record's wire fields, in order.
 
-    The one home of the wire -> model mapping, written as one inline loop
+    The one home of the wire -> model mapping, written as one comprehension
     (positional, in Message's field order, no call per record) because it runs
     once per message read: this loop is most of ``get_history``'s own cost.
     """
-    roles = _ROLE_NAMES
-    out: list[Message] = []
-    append = out.append
-    for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records:
-        append(
-            Message(
-                roles[role],  # type: ignore[arg-type]  # names are Role literals
-                content,
-                ts_ms / 1000,  # integer ms on the wire, float seconds in the model
-                metadata,
-                id,
-                name,
-                # an empty list is the one msgspec just decoded: no second allocation
-                [ToolCall(c.id, c.name, c.arguments) for c in tool_calls]
-                if tool_calls
-                else tool_calls,
-                tool_call_id,
-            )
+    roles = _ROLE_BY_VALUE
+    return [
+        Message(
+            roles[role],  # names are Role literals
+            content,
+            ts_ms / 1000,  # integer ms on the wire, float seconds in the model
+            metadata,
+            id,
+            name,
+            # an empty list is the one msgspec just decoded: no second allocation
+            [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else tool_calls,
+            tool_call_id,
         )
-    return out
+        for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records
+    ]
 
 
 def _to_message(record: v1_4.Record) -> Message:
