@@ -86,8 +86,8 @@ MUTATIONS = [
     Mutation(
         "change-the-timestamp-unit",
         "memfix/schemas/__init__.py",
-        "record.ts_ms / 1000,  # timestamp",
-        "record.ts_ms,  # timestamp",
+        "ts_ms / 1000,  # integer ms on the wire",
+        "ts_ms,  # integer ms on the wire",
         ALL,
         foreign=True,
     ),
@@ -103,8 +103,8 @@ MUTATIONS = [
     Mutation(
         "reverse-the-list-order",
         "memfix/store/redis_store.py",
-        "messages = decode_records(key, raws, negative_index=limit is not None)",
-        "messages = decode_records(key, raws[::-1], negative_index=limit is not None)",
+        "decode_records(key, raws, negative_index=start < 0)",
+        "decode_records(key, raws[::-1], negative_index=start < 0)",
         ALL,
         foreign=True,
     ),

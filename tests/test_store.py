@@ -4,21 +4,46 @@ The behaviour every MemoryStore promises (ordering, limits, content, sessions,
 compaction, window, TTL, concurrency) is memfix.testing's contract, which
 tests/test_contract.py runs against RedisMemoryStore on every server. This file
 covers the rest: round trips and commands sent, key layout and cluster slots,
-the seed article's wire format, error reports, script and pipeline handling.
+the seed article's wire format, error reports, script and pipeline handling,
+faults that must leave no trace, memory per message.
+
+Every test runs on every local server version the run can start (a script
+using a command the oldest server lacks fails here); the few heavy ones run on
+the oldest and the newest.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 
 import pytest
 import redis
 from redis.crc import key_slot
 
-from memfix import CompactionConflict, Message, RedisMemoryStore, SchemaError
-from memfix.servers import Server
+from memfix import CompactionConflict, Message, RedisMemoryStore, SchemaError, schemas
+from memfix.servers import Server, ServerSpec, discover
 from tests.article_store import ArticleMessage, ArticleRedisMemoryStore
+
+SPECS = discover(docker=False)
+HEAVY = [SPECS[0], SPECS[-1]] if len(SPECS) > 2 else SPECS
+
+
+@pytest.fixture(params=[pytest.param(s, id=s.id) for s in SPECS])
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A fresh server of each local version (overrides conftest's default-only one)."""
+    spec: ServerSpec = request.param
+    with spec.start() as srv:
+        yield srv
+
+
+@pytest.fixture(params=[pytest.param(s, id=s.id) for s in HEAVY])
+def heavy_server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The oldest and the newest local server, for the slow tests."""
+    spec: ServerSpec = request.param
+    with spec.start() as srv:
+        yield srv
 
 
 def msgs(n: int, prefix: str = "m") -> list[Message]:
@@ -56,12 +81,13 @@ def test_a_retried_append_is_stored_once(server: Server, store: RedisMemoryStore
     assert store.count("s") == 4
 
 
-def test_session_keys_share_one_cluster_slot(server: Server, store: RedisMemoryStore) -> None:
-    store.append_message("user:42", Message("user", "x", 1.0))
-    keys = sorted(server.client.keys())
-    assert keys == [b"session:user:42:messages", b"{session:user:42:messages}:ids"]
-    assert len({key_slot(k) for k in keys}) == 1
+def test_a_session_is_one_key(server: Server, store: RedisMemoryStore) -> None:
+    """Retries are recognised in the list itself: no companion key, any cluster slot."""
+    store.append_messages("user:42", msgs(3))
+    store.append_message("a}b", Message("user", "x", 1.0))  # no companion: no slot constraint
+    assert sorted(server.client.keys()) == [b"session:a}b:messages", b"session:user:42:messages"]
     assert store.delete_session("user:42") is True
+    assert store.delete_session("a}b") is True
     assert server.client.dbsize() == 0
 
 
@@ -83,16 +109,17 @@ def test_append_messages_is_one_command(server: Server, store: RedisMemoryStore)
 # -- content edge cases -------------------------------------------------------
 
 
-def test_many_sessions_are_listed_via_scan(server: Server, store: RedisMemoryStore) -> None:
+def test_many_sessions_are_listed_via_scan(heavy_server: Server) -> None:
+    store = RedisMemoryStore(heavy_server.client)
     ids = [f"user-{i:04d}" for i in range(1500)] + ["with:colons:inside", "ünï"]
     for sid in ids:
         store.append_message(sid, Message("user", sid, 0.0))
     # Keys that are not memfix sessions are ignored.
-    server.client.set("session:not-a-list:messages", b"x")
-    server.client.rpush("other:thing", b"x")
-    before = commands_sent(server.client)
+    heavy_server.client.set("session:not-a-list:messages", b"x")
+    heavy_server.client.rpush("other:thing", b"x")
+    before = commands_sent(heavy_server.client)
     assert store.sessions() == sorted(ids)
-    after = commands_sent(server.client)
+    after = commands_sent(heavy_server.client)
     assert after.get("scan", 0) > before.get("scan", 0)
     assert after.get("keys", 0) == before.get("keys", 0)
 
@@ -242,8 +269,8 @@ def run_threads(n: int, target: object) -> None:
         t.join()
 
 
-def test_concurrent_appends_lose_nothing_and_keep_each_writers_order(server: Server) -> None:
-    store = RedisMemoryStore(server.url)
+def test_concurrent_appends_lose_nothing_and_keep_each_writers_order(heavy_server: Server) -> None:
+    store = RedisMemoryStore(heavy_server.url)
     writers, per_writer = 8, 500
     errors: list[BaseException] = []
 
@@ -263,9 +290,9 @@ def test_concurrent_appends_lose_nothing_and_keep_each_writers_order(server: Ser
         assert mine == [f"w{w}-{i}" for i in range(per_writer)]
 
 
-def test_compactions_during_concurrent_appends_lose_nothing(server: Server) -> None:
+def test_compactions_during_concurrent_appends_lose_nothing(heavy_server: Server) -> None:
     """Every appended message ends up either in the list or named by a summary."""
-    store = RedisMemoryStore(server.url)
+    store = RedisMemoryStore(heavy_server.url)
     writers, per_writer = 4, 300
     done = threading.Event()
     compactions: list[int] = []
@@ -301,14 +328,14 @@ def test_compactions_during_concurrent_appends_lose_nothing(server: Server) -> N
         ]
 
 
-def test_large_batch_with_ttl_and_window_is_one_atomic_call(server: Server) -> None:
+def test_large_batch_with_ttl_and_window_is_one_atomic_call(heavy_server: Server) -> None:
     """More records than Lua's unpack() takes at once still go in one script call."""
-    store = RedisMemoryStore(server.client, ttl=60, max_messages=15_000)
+    store = RedisMemoryStore(heavy_server.client, ttl=60, max_messages=15_000)
     data = msgs(12_000)
     store.append_message("warm", data[0])  # load the script once
-    before = commands_sent(server.client)
+    before = commands_sent(heavy_server.client)
     store.append_messages("s", data)
-    after = commands_sent(server.client)
+    after = commands_sent(heavy_server.client)
     assert after["evalsha"] - before["evalsha"] == 1
     assert store.count("s") == 12_000
     assert store.get_history("s", limit=None) == data
@@ -335,29 +362,32 @@ def test_sub_millisecond_ttl_still_expires(server: Server) -> None:
     assert server.client.pttl("session:s:messages") in (-2, 0, 1)  # expiring, never -1
 
 
+@pytest.mark.parametrize("session", ["plain", "{tenant-1}:user-2", "{tenant-1}:user-3"])
+def test_the_same_message_in_two_sessions_is_stored_in_both(
+    store: RedisMemoryStore, session: str
+) -> None:
+    m = Message("system", "same message in every session", 1.0, id="same-id")
+    store.append_message("other", m)
+    store.append_message(session, m)
+    assert store.get_history(session) == [m]  # never deduplicated against another session
+
+
 @pytest.mark.parametrize(
-    ("session", "companion"),
+    ("session", "legacy"),
     [
         ("plain", b"{session:plain:messages}:ids"),
         ("{tenant-1}:user-2", b"{tenant-1}:ids:session:{tenant-1}:user-2:messages"),
-        ("{tenant-1}:user-3", b"{tenant-1}:ids:session:{tenant-1}:user-3:messages"),
-        ("open{brace", b"{session:open{brace:messages}:ids"),
     ],
 )
-def test_companion_keys_are_per_session_and_in_the_same_slot(
-    server: Server, store: RedisMemoryStore, session: str, companion: bytes
+def test_delete_session_removes_the_id_set_of_older_memfix(
+    server: Server, store: RedisMemoryStore, session: str, legacy: bytes
 ) -> None:
-    m = Message("system", "same message in every session", 1.0, id="same-id")
-    store.append_message(session, m)
-    assert store.get_history(session) == [m]  # never deduplicated against another session
-    messages_key = f"session:{session}:messages".encode()
-    assert server.client.exists(companion) == 1
-    assert key_slot(companion) == key_slot(messages_key)
-
-
-def test_a_session_id_that_cannot_share_a_slot_is_refused(store: RedisMemoryStore) -> None:
-    with pytest.raises(ValueError, match="hash tag"):
-        store.append_message("a}b", Message("user", "x", 1.0))
+    """Earlier memfix kept each session's ids in a set beside the list (same slot)."""
+    store.append_message(session, Message("user", "x", 1.0))
+    server.client.sadd(legacy, b"old-id")
+    assert key_slot(legacy) == key_slot(f"session:{session}:messages".encode())
+    assert store.delete_session(session) is True
+    assert server.client.dbsize() == 0
 
 
 def test_an_unknown_role_is_refused_before_writing(store: RedisMemoryStore) -> None:
@@ -382,3 +412,206 @@ def test_appends_can_be_queued_on_a_pipeline(server: Server) -> None:
     assert RedisMemoryStore(server.client).count("s") == 0  # only queued so far
     pipe.execute()
     assert RedisMemoryStore(server.client).get_history("s") == data
+
+
+# -- faults leave no trace ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_id", [True, False], ids=["id", "no-id"])
+def test_a_failed_append_leaves_no_trace_and_its_retry_is_stored(
+    server: Server, with_id: bool
+) -> None:
+    """WRONGTYPE on the list key: Redis keeps a script's earlier writes, so a script that
+    wrote (an id) before the failing command would make the retry a silent no-op."""
+    store = RedisMemoryStore(server.client, ttl=60, max_messages=10)
+    m = Message("user", "kept", 1.0, **({} if with_id else {"id": None}))
+    server.client.set("session:s:messages", b"not a list")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.append_message("s", m)
+    assert server.client.keys() == [b"session:s:messages"]
+    assert server.client.get("session:s:messages") == b"not a list"  # untouched
+    server.client.delete("session:s:messages")  # the operator fixes the key
+    store.append_message("s", m)  # the retry
+    assert store.get_history("s") == [m]
+
+
+def test_two_records_that_only_decode_together_are_refused(server: Server) -> None:
+    """A truncated record must not borrow the next record's bytes (the one-call decode did).
+
+    Both halves start like current records (the cut is at a binary metadata value
+    that itself looks like one), so only a per-record boundary check tells them apart.
+    """
+    a = schemas.encode_message(Message("user", "a", 1.0, metadata={"b": b"\x99\xa31.4zzzz"}))
+    b = schemas.encode_message(Message("user", "b", 2.0))
+    cut = a.index(b"\x99\xa31.4", 1)
+    server.client.rpush("session:s:messages", a[:cut], a[cut:] + b)
+    with pytest.raises(SchemaError) as info:
+        RedisMemoryStore(server.client).get_history("s")
+    assert (info.value.key, info.value.index) == ("session:s:messages", -2)
+    with pytest.raises(SchemaError) as info:
+        RedisMemoryStore(server.client).get_history("s", limit=None)
+    assert info.value.index == 0
+
+
+def test_a_blind_compaction_refuses_an_undecodable_head(server: Server) -> None:
+    store = RedisMemoryStore(server.client)
+    server.client.rpush("session:s:messages", b"\x80\x04\x95pickle")
+    store.append_messages("s", msgs(5))
+    before = server.client.lrange("session:s:messages", 0, -1)
+    with pytest.raises(SchemaError) as info:
+        store.compact("s", keep_last=2, summary=Message("system", "S", 0.0))
+    assert (info.value.key, info.value.index) == ("session:s:messages", 0)
+    assert server.client.lrange("session:s:messages", 0, -1) == before  # nothing dropped
+
+
+def test_a_blind_compaction_compacts_what_it_read(server: Server) -> None:
+    store = RedisMemoryStore(server.client, ttl=60)
+    data = msgs(6)
+    store.append_messages("s", data)
+    summary = Message("system", "S", 0.0)
+    assert store.compact("s", keep_last=2, summary=summary) == 4
+    assert store.get_history("s") == [summary, *data[-2:]]
+    assert server.client.pttl("session:s:messages") > 59_000
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "text"),
+    [
+        (lambda s: s.get_history("s", limit=10**20), ValueError, "limit must be from 0 to 2**63-1"),
+        (lambda s: s.get_history("s", limit=2**63), ValueError, "limit"),
+        (lambda s: s.get_history("s", limit=-1), ValueError, "limit"),
+        (lambda s: s.get_history("s", limit=1.5), TypeError, "limit must be an int"),
+        (lambda s: s.get_history("s", limit="10"), TypeError, "limit must be an int"),
+        (lambda s: s.compact("s", 10**20, Message("system", "S", 0.0)), ValueError, "keep_last"),
+        (lambda s: s.compact("s", -1, Message("system", "S", 0.0)), ValueError, "keep_last"),
+        (lambda s: s.compact("s", 1, Message("system", "S", 0.0), seen=-5), ValueError, "seen"),
+        (lambda s: s.compact("s", 1, Message("system", "S", 0.0), seen=True), TypeError, "seen"),
+        (lambda s: s.append_message(None, Message("user", "x", 0.0)), TypeError, "session id"),
+        (lambda s: s.get_history(b"s"), TypeError, "session id"),
+        (lambda s: s.append_messages("s", [{"role": "user"}]), TypeError, "memfix.Message"),
+    ],
+    ids=[
+        "limit-1e20",
+        "limit-2**63",
+        "limit-negative",
+        "limit-float",
+        "limit-str",
+        "keep-huge",
+        "keep-negative",
+        "seen-negative",
+        "seen-bool",
+        "session-none",
+        "session-bytes",
+        "not-a-message",
+    ],
+)
+def test_absurd_arguments_are_one_line_errors(
+    store: RedisMemoryStore, call: object, error: type[Exception], text: str
+) -> None:
+    store.append_messages("s", msgs(3))
+    with pytest.raises(error, match=text.replace("*", r"\*")) as info:
+        call(store)  # type: ignore[operator]
+    assert "\n" not in str(info.value)
+    assert store.count("s") == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"ttl": 1e30},
+        {"ttl": float("inf")},
+        {"ttl": float("nan")},
+        {"ttl": "60"},
+        {"max_messages": 10**20},
+        {"max_messages": 2.5},
+        {"dedupe_window": 0},
+    ],
+    ids=["ttl-1e30", "ttl-inf", "ttl-nan", "ttl-str", "window-huge", "window-float", "dedupe-0"],
+)
+def test_absurd_options_are_refused_before_anything_is_written(
+    server: Server, kwargs: dict[str, object]
+) -> None:
+    """A TTL too big for PEXPIRE used to fail inside the script, after its RPUSH."""
+    with pytest.raises((ValueError, TypeError)):
+        RedisMemoryStore(server.client, **kwargs)  # type: ignore[arg-type]
+    assert server.client.dbsize() == 0
+
+
+def nested(depth: int) -> dict[str, object]:
+    """``depth`` levels of containers, dicts and lists in turn, the outermost a dict."""
+    value: object = {}
+    for level in range(depth - 1, 0, -1):
+        value = {"k": value} if level % 2 == 1 else [value]
+    assert isinstance(value, dict)
+    return value
+
+
+def test_metadata_the_store_could_not_read_back_is_refused(store: RedisMemoryStore) -> None:
+    ok = Message("user", "deep but fine", 1.0, metadata=nested(schemas.MAX_NESTING))
+    store.append_message("s", ok)
+    assert store.get_history("s") == [ok]
+    for depth in (schemas.MAX_NESTING + 1, 100_000):
+        with pytest.raises(ValueError, match="nests deeper than"):
+            store.append_message("s", Message("user", "x", 1.0, metadata=nested(depth)))
+    from memfix.model import ToolCall
+
+    call = ToolCall("c", "f", nested(schemas.MAX_NESTING))
+    with pytest.raises(ValueError, match="tool call 'c': arguments nest deeper"):
+        store.append_messages(
+            "s", [Message("user", "y", 2.0), Message("assistant", "", 3.0, tool_calls=[call])]
+        )
+    assert store.get_history("s") == [ok]  # nothing of the refused batch was written
+
+
+def test_a_record_nested_too_deeply_to_decode_is_a_schema_error(server: Server) -> None:
+    deep = b"\x99\xa31.4\xc0\x01\xa1x\x01\x81\xa1k" + b"\x91" * 200_000 + b"\xc0\xc0\x90\xc0"
+    store = RedisMemoryStore(server.client)
+    store.append_messages("s", msgs(2))
+    server.client.rpush("session:s:messages", deep)
+    with pytest.raises(SchemaError, match="nested too deeply") as info:
+        store.get_history("s")
+    assert (info.value.key, info.value.index) == ("session:s:messages", -1)
+
+
+# -- retries and memory ------------------------------------------------------------------
+
+
+def test_retries_are_recognised_within_the_window_and_nothing_grows(server: Server) -> None:
+    store = RedisMemoryStore(server.client, max_messages=5)
+    data = msgs(50)
+    for m in data:
+        store.append_message("s", m)
+    for m in data[-5:]:  # every message of the window, retried (alone and in a batch)
+        store.append_message("s", m)
+    store.append_messages("s", data[-5:])
+    assert store.get_history("s") == data[-5:]
+    assert server.client.keys() == [b"session:s:messages"]  # no id set beside the list
+
+
+def test_the_dedupe_window_is_what_the_docstring_says(server: Server) -> None:
+    store = RedisMemoryStore(server.client, dedupe_window=3)
+    data = msgs(5)
+    store.append_messages("s", data)
+    store.append_message("s", data[2])  # 3rd newest: recognised
+    assert store.count("s") == 5
+    store.append_message("s", data[1])  # 4th newest: outside the window, stored again
+    assert [m.content for m in store.get_history("s")] == [m.content for m in data] + ["m1"]
+
+
+def test_a_message_per_message_costs_no_more_memory_than_the_article_store(
+    server: Server,
+) -> None:
+    """MEMORY USAGE of every key of a session, 200-character messages, ids included."""
+    text = ("the user asked about redis persistence and the assistant explained it " * 4)[:200]
+    data = [Message("user" if i % 2 else "assistant", text, 1.7e9 + i) for i in range(100)]
+    article = ArticleRedisMemoryStore(server.client)
+    for m in data:
+        article.append_message("article", ArticleMessage(m.role, m.content, m.timestamp))
+    store = RedisMemoryStore(server.client, ttl=3600, max_messages=500)
+    store.append_messages("memfix", data)
+
+    def usage(session: str) -> int:
+        keys = list(server.client.scan_iter(match=f"*{session}*"))
+        return sum(server.client.memory_usage(k, samples=0) or 0 for k in keys)
+
+    assert usage("memfix") <= usage("article")

@@ -23,9 +23,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -34,6 +34,7 @@ from memfix.model import Message, Role, ToolCall
 
 __all__ = [
     "CURRENT_VERSION",
+    "MAX_NESTING",
     "RELEASED",
     "decode_as",
     "decode_record",
@@ -114,7 +115,7 @@ def detect_version(raw: bytes) -> str | None:
         if b'"v"' in head:
             try:
                 return _probe.decode(head).v
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.MsgspecError, ValueError, RecursionError):
                 return None
         return "1.0"
     return None
@@ -148,8 +149,10 @@ def decode_record(raw: bytes) -> Message:
         )
     try:
         record = module.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:  # ValueError: e.g. invalid UTF-8
         raise SchemaError(str(exc), raw, version=version) from None
+    except RecursionError:
+        raise SchemaError("nested too deeply to decode", raw, version=version) from None
     try:
         for upcast in _upcasts[version]:
             record = upcast(record)
@@ -163,18 +166,19 @@ def decode_record(raw: bytes) -> Message:
 def decode_records(raws: Sequence[bytes]) -> list[Message]:
     """Decode a list's records, any mix of versions, in order.
 
-    The common case (every record written by the current version) is decoded
-    in one msgspec call; anything else goes record by record. A failure
+    Each record is decoded on its own, so a truncated or corrupt record can
+    never borrow bytes from its neighbour: msgspec refuses a record that ends
+    early or has bytes left over. The common case (every record written by the
+    current version) takes a fast path that decodes each record straight into
+    a tuple of its wire fields; the first record it cannot take sends the whole
+    list down the record-by-record path, which names the culprit. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
-    prefix = _CURRENT_PREFIX
-    if raws and prefix is not None and all(raw.startswith(prefix) for raw in raws):
+    if _FAST:
         try:
-            records = _current_many.decode(_msgpack_array(raws))
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            pass  # the record-by-record loop below names the culprit
-        else:
-            return [_to_message(r) for r in records]
+            return _messages_of(map(_current_fields.decode, raws))
+        except Exception:  # any refusal: the general path below decides
+            pass
     out: list[Message] = []
     for i, raw in enumerate(raws):
         try:
@@ -182,11 +186,6 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
         except SchemaError as exc:
             raise exc.located(exc.key, i) from None
     return out
-
-
-def _msgpack_array(items: Sequence[bytes]) -> bytes:
-    """Concatenated msgpack values behind an array header: one decode call for all."""
-    return _msgpack_array_header(len(items)) + b"".join(items)
 
 
 def _msgpack_array_header(n: int) -> bytes:
@@ -198,13 +197,108 @@ def _msgpack_array_header(n: int) -> bytes:
 def encode_message(message: Message) -> bytes:
     """The bytes the current version stores for ``message``.
 
-    Raises ``ValueError`` for a message the current version cannot store
-    (e.g. an unknown role), before anything is written.
+    Raises ``ValueError`` for a message the current version cannot store, before
+    anything is written: an unknown role, nesting deeper than ``MAX_NESTING``, a
+    value msgspec cannot encode, or anything the reader would refuse (a
+    ``Message`` is not type-checked when built: content=123 encodes, but would
+    not read back). The last check decodes the record as ``get_history`` will.
     """
-    if message.role not in _ROLES:
+    if type(message) is not Message and not isinstance(message, Message):
+        raise TypeError(f"expected a memfix.Message, got {type(message).__name__}")
+    role = message.role
+    wire_role = _ROLE_VALUES.get(role) if isinstance(role, str) else None
+    if wire_role is None:
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
-    encoded: bytes = _latest.encode(_from_message(message))
+    metadata, calls, id = message.metadata, message.tool_calls, message.id
+    content, name, tool_call_id = message.content, message.name, message.tool_call_id
+    if metadata and _too_deep(metadata, MAX_NESTING):
+        raise ValueError(
+            f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
+        )
+    if calls:
+        for call in calls:
+            if call.arguments and _too_deep(call.arguments, MAX_NESTING - 2):
+                raise ValueError(
+                    f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} "
+                    "levels: they could not be read back"
+                )
+    try:
+        if _FAST:
+            # The current record's wire fields, the tag first: msgspec encodes this
+            # tuple to exactly the bytes of encode(_from_message(message)) (an
+            # array-like struct is an array of all its fields), without the struct.
+            encoded: bytes = _fields_encoder.encode(
+                (
+                    _CURRENT_TAG,
+                    id,
+                    wire_role,
+                    content,
+                    round(message.timestamp * 1000),
+                    metadata,
+                    name,
+                    [(c.id, c.name, c.arguments) for c in calls] if calls else calls,
+                    tool_call_id,
+                )
+            )
+        else:
+            encoded = _latest.encode(_from_message(message))
+    except (msgspec.EncodeError, OverflowError, ValueError, TypeError, KeyError) as exc:
+        raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
+    # A Message is not type-checked when built: the common shapes are checked here,
+    # anything else goes through the reader's own decoder before it is written.
+    if not (
+        type(content) is str
+        and (id is None or type(id) is str)
+        and (name is None or type(name) is str)
+        and (tool_call_id is None or type(tool_call_id) is str)
+        and type(metadata) is dict
+        and (not metadata or _str_keys(metadata))
+        and (not calls or _plain_calls(calls))
+    ):
+        try:
+            _read_back(encoded)
+        except (msgspec.MsgspecError, ValueError) as exc:
+            raise ValueError(
+                f"message {id!r} would not read back, so it is not stored: {exc}"
+            ) from None
     return encoded
+
+
+def _str_keys(mapping: dict[Any, Any]) -> bool:
+    return all(isinstance(k, str) for k in mapping)
+
+
+def _plain_calls(calls: list[ToolCall]) -> bool:
+    return all(
+        isinstance(c.id, str)
+        and isinstance(c.name, str)
+        and type(c.arguments) is dict
+        and _str_keys(c.arguments)
+        for c in calls
+    )
+
+
+#: How deep metadata (and tool-call arguments) may nest, in containers. Decoders
+#: recurse once per level and stop at the interpreter's recursion limit, which a
+#: reader may hit earlier than the writer did; the store refuses to write what it
+#: may not read back, with this margin.
+MAX_NESTING = 100
+
+
+def _too_deep(value: object, budget: int) -> bool:
+    """Whether ``value`` holds containers nested more than ``budget`` levels deep."""
+    if budget <= 0:
+        return True
+    if isinstance(value, dict):
+        values: Iterable[object] = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    else:
+        return False
+    for item in values:
+        if isinstance(item, (dict, list, tuple)) and _too_deep(item, budget - 1):
+            return True
+    return False
 
 
 def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
@@ -267,10 +361,70 @@ def _record_prefix(record: type[msgspec.Struct]) -> bytes | None:
 
 
 #: Every current record starts with these bytes (for 1.4: ``0x99 0xa3 "1.4"``);
-#: ``None`` when the newest layout has no fixed prefix (no one-call fast path).
+#: ``None`` when the newest layout has no fixed prefix.
 _CURRENT_PREFIX = _record_prefix(_latest.Record)
-_current_many = msgspec.msgpack.Decoder(list[_latest.Record])
+_CURRENT_TAG: str = _latest.Record.__struct_config__.tag
 _ROLE_NAMES = {role.value: role.name for role in _latest.Role}  # wire value -> Role literal
+_ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}  # Role literal -> wire
+#: The same as a tuple indexed by the wire value (the decoder admits only those values).
+_ROLE_BY_VALUE = tuple(_ROLE_NAMES.get(v, "") for v in range(max(_ROLE_NAMES) + 1))
+
+# -- the fast paths: the 1.4 wire layout as plain tuples ------------------------
+#
+# get_history and append spend most of their own time building structs. For the
+# layout below (1.4's), records are decoded into, and encoded from, a plain tuple
+# of the wire fields, which msgspec reads and writes byte for byte as the Record.
+# A release that changes the layout (even by appending a field) runs on the
+# generic Record path until this is extended; tests/test_decoding.py checks both
+# paths agree on any bytes.
+_FAST_LAYOUT = ("id", "role", "content", "ts_ms", "metadata", "name", "tool_calls", "tool_call_id")
+_FAST = tuple(_latest.Record.__struct_fields__) == _FAST_LAYOUT and _CURRENT_PREFIX is not None
+_fields_encoder = msgspec.msgpack.Encoder()
+_current_fields: Any = None
+if _FAST:
+    #: Decoding into this tuple accepts exactly what the Record's decoder accepts
+    #: (the role as its integer, no enum lookup), and skips building a Record.
+    _role_values: Any = Literal.__getitem__(tuple(_ROLE_NAMES))  # Literal[0, 1, 2, 3]
+    _tag_value: Any = Literal.__getitem__(_CURRENT_TAG)  # Literal["1.4"]
+    _current_fields = msgspec.msgpack.Decoder(
+        tuple[
+            _tag_value,
+            str | None,
+            _role_values,
+            str,
+            int,
+            dict[str, Any],
+            str | None,
+            list[_latest.ToolCall],
+            str | None,
+        ]
+    )
+#: Decodes a current record the way get_history will (write-time read-back check).
+_read_back: Callable[[bytes], object] = _current_fields.decode if _FAST else _latest.decode
+
+
+def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
+    """The current ``Message`` of each fast-layout record's wire fields, in order.
+
+    Written as one comprehension (positional, in Message's field order, no call
+    per record) because it runs once per message read: this loop is most of
+    ``get_history``'s own cost.
+    """
+    roles = _ROLE_BY_VALUE
+    return [
+        Message(
+            roles[role],  # names are Role literals
+            content,
+            ts_ms / 1000,  # integer ms on the wire, float seconds in the model
+            metadata,
+            id,
+            name,
+            # an empty list is the one msgspec just decoded: no second allocation
+            [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else tool_calls,
+            tool_call_id,
+        )
+        for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records
+    ]
 
 
 def _to_message(record: Any) -> Message:

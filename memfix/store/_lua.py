@@ -2,39 +2,70 @@
 
 Doing the read-modify-write inside Redis is what makes appends that race a
 compaction or a window trim lose nothing (no GET-then-SET in Python).
+
+Redis does not roll back a script's earlier writes when a later command fails,
+so every script runs each command that can fail (a wrong key type) before its
+first write: a failed call leaves no trace and a retry starts from scratch.
+
+The scripts touch only the session's messages list (``KEYS[1]``). The argument
+lists are built by :mod:`memfix.store.redis_store`'s module-level helpers, which
+any other store class (an async twin) can call.
 """
 
-# KEYS[1] messages key; KEYS[2] the session's set of appended message ids;
-# ARGV[1] ttl in ms (0: none); ARGV[2] max length (0: none);
-# ARGV[3..] pairs of (message id, or "" for none; record).
-# A message whose id is already in the set is skipped (a retried append).
+# KEYS[1] messages key; ARGV[1] "<ttl ms, 0: none>:<max length, 0: none>:<dedupe depth
+# >= 1>:<one flag per record>" ('1': the record carries a message id, a retried append of
+# it is skipped; '0': it does not), one argument because each argument costs the client
+# as much to pack as encoding a message; ARGV[2..] the records.
+# A retry resends the same message, hence the same bytes: LPOS finds it among the newest
+# `depth` records of the list itself, so no per-message id set (memory) is kept. LPOS is
+# read-only and fails on a wrong key type before RPUSH, the first write; nothing after
+# RPUSH can fail.
 # Returns how many records were appended.
 APPEND = """
-local fresh = {}
-for i = 3, #ARGV, 2 do
-  local id = ARGV[i]
-  if id == '' or redis.call('SADD', KEYS[2], id) == 1 then
-    fresh[#fresh + 1] = ARGV[i + 1]
+local ttl, maxlen, depth, flags = string.match(ARGV[1], '^(%d+):(%d+):(%d+):([01]*)$')
+if #ARGV == 2 then  -- one record, the common case: no tables, no loop
+  local rec = ARGV[2]
+  if flags == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+    return 0
   end
+  local n = redis.call('RPUSH', KEYS[1], rec)
+  if maxlen ~= '0' and n > tonumber(maxlen) then
+    redis.call('LTRIM', KEYS[1], -tonumber(maxlen), -1)
+  end
+  if ttl ~= '0' then
+    redis.call('PEXPIRE', KEYS[1], ttl)
+  end
+  return 1
+end
+local fresh, seen = {}, {}
+for i = 2, #ARGV do
+  local rec = ARGV[i]
+  if string.byte(flags, i - 1) == 49 then
+    if seen[rec] or redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+      rec = nil
+    else
+      seen[rec] = true
+    end
+  end
+  if rec then fresh[#fresh + 1] = rec end
 end
 -- unpack() is capped by Lua's C stack (~8000 values): push in slices.
 local n = 0
 for i = 1, #fresh, 1000 do
   n = redis.call('RPUSH', KEYS[1], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
-local maxlen = tonumber(ARGV[2])
+if #fresh == 0 then return 0 end  -- only retries: nothing was written, nothing to refresh
+maxlen = tonumber(maxlen)
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
 end
-local ttl = tonumber(ARGV[1])
-if ttl > 0 then
+if ttl ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 return #fresh
 """
 
-# KEYS[1] messages key; KEYS[2] ids set (for its TTL); ARGV[1] keep_last;
+# KEYS[1] messages key; ARGV[1] keep_last;
 # ARGV[2] seen (-1: the whole list now); ARGV[3] summary record; ARGV[4] ttl in ms (0: none);
 # ARGV[5], ARGV[6] (optional) the raw first and last records the caller read: the head
 # must still start with exactly those `seen` records.
@@ -59,7 +90,6 @@ redis.call('LPUSH', KEYS[1], ARGV[3])
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('PEXPIRE', KEYS[1], ttl)
-  redis.call('PEXPIRE', KEYS[2], ttl)
 end
 return remove
 """

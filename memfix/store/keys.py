@@ -19,6 +19,8 @@ class KeyLayout:
 
     def messages(self, session_id: str) -> str:
         """The list key holding the session's records."""
+        if type(session_id) is not str and not isinstance(session_id, str):
+            raise TypeError(f"session id must be a str, got {session_id!r}")
         return f"{self._head}{session_id}{self._tail}"
 
     @property

@@ -7,7 +7,7 @@ written in the current schema version and read back in any released one.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +22,23 @@ from memfix.store import _lua
 from memfix.store.base import MemoryStore
 from memfix.store.keys import KeyLayout
 
-__all__ = ["History", "RedisMemoryStore"]
+__all__ = [
+    "DEFAULT_DEDUPE_WINDOW",
+    "History",
+    "RedisMemoryStore",
+    "append_args",
+    "append_options",
+    "compact_args",
+    "decode_records",
+    "history_start",
+]
+
+#: How many of a session's newest records a retried append is looked up in.
+DEFAULT_DEDUPE_WINDOW = 100
+_MAX_INT64 = 2**63 - 1
+#: PEXPIRE adds the TTL to the server's clock in a signed 64-bit millisecond count.
+_MAX_TTL_MS = 2**62
+_BLIND_ATTEMPTS = 5
 
 
 class History(list[Message]):
@@ -52,10 +68,18 @@ class RedisMemoryStore(MemoryStore):
     applied inside the same server-side script as the append, so an append
     stays one atomic round trip.
 
-    Appends are idempotent by ``Message.id``: the script remembers each
-    session's ids in a companion set (``{session:<id>:messages}:ids``, same
-    cluster hash slot) and skips an id it has seen, so a retried append after
-    a timeout never stores a message twice. The set expires with the session.
+    Retried appends are deduplicated: a client that timed out and resends the
+    same ``Message`` (same id, hence the same stored bytes) does not store it
+    twice, as long as the first copy is among the session's newest
+    ``dedupe_window`` records (default 100; with ``max_messages`` the list never
+    holds more than that window, so the whole window is covered). The lookup
+    runs in the list itself (``LPOS ... MAXLEN dedupe_window``): no id set is
+    kept, so deduplication costs no memory per message and nothing grows
+    without bound. A message rebuilt with the same id but other content or
+    timestamp is a different message and is stored; messages with
+    ``id=None`` are never deduplicated. Sessions written by memfix before this
+    change may still hold an id set (``{session:<id>:messages}:ids``): it is
+    no longer read or written, and ``delete_session`` removes it.
 
     ``write_version`` pins the schema version written (default: the current
     one); reads always accept every released version. A message the pinned
@@ -69,8 +93,10 @@ class RedisMemoryStore(MemoryStore):
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         keys: KeyLayout | None = None,
+        dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
         write_version: str | None = None,
     ) -> None:
+        options = append_options(ttl, max_messages, dedupe_window)  # validate before connecting
         # Two-phase release: read every released version, write a pinned older
         # one until no process of the previous release remains (docs/releasing.md).
         self._encode = schemas.message_encoder(write_version)
@@ -85,19 +111,15 @@ class RedisMemoryStore(MemoryStore):
                 )
             self._client = client
             self._owns_client = False
-        if isinstance(ttl, timedelta):
-            ttl = ttl.total_seconds()
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be positive, got {ttl}")
-        if max_messages is not None and max_messages <= 0:
-            raise ValueError(f"max_messages must be positive, got {max_messages}")
-        # Never round a positive TTL down to 0, which the scripts read as "no TTL".
-        self._ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else 0
-        self._max_messages = max_messages or 0
+        self._append_options = options
+        self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
+        self._append_sha = self._append.sha
+        self._options_id, self._options_no_id = options + b"1", options + b"0"
         self._compact = self._client.register_script(_lua.COMPACT)
-        self._append_options = [str(self._ttl_ms).encode(), str(self._max_messages).encode()]
+        # A pipeline only queues: let redis-py's Script load the script at execute().
+        self._queued = isinstance(self._client, redis.client.Pipeline)
 
     @property
     def client(self) -> redis.Redis:
@@ -105,48 +127,63 @@ class RedisMemoryStore(MemoryStore):
         return self._client
 
     def append_message(self, session_id: str, msg: Message) -> None:
-        self._push(session_id, [msg])
+        # append_args() and _run(), inlined: this is the hottest write path.
+        record = self._encode(msg)  # first: it type-checks the message
+        options = self._options_id if msg.id is not None else self._options_no_id
+        key = self.keys.messages(session_id)
+        if self._queued:
+            self._append(keys=[key], args=[options, record], client=self._client)
+            return
+        try:
+            self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._append_sha, 1, key, options, record
+            )
+        except NoScriptError:
+            self._client.script_load(self._append.script)
+            self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._append_sha, 1, key, options, record
+            )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
-        self._push(session_id, list(msgs))
+        batch = list(msgs)
+        if batch:
+            self._run(
+                self._append,
+                self.keys.messages(session_id),
+                append_args(self._append_options, batch, self._encode),
+            )
 
-    def _push(self, session_id: str, msgs: list[Message]) -> None:
-        if not msgs:
-            return
-        args: list[str | bytes | int] = [*self._append_options]
-        for m in msgs:
-            args += [m.id or "", self._encode(m)]
-        self._run(self._append, self._keys(session_id), args)
+    def _run(self, script: Script, key: str, args: list[bytes]) -> Any:
+        """EVALSHA ``script`` on the session's messages ``key`` with ``args``.
 
-    def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
-        """EVALSHA ``script`` on ``keys`` (a session's two keys) with ``args``.
-
-        Called directly rather than through ``Script.__call__``, which costs
-        a few microseconds per call on the hottest path; a server that lost
-        its script cache (restart, SCRIPT FLUSH) gets it loaded again.
+        Called through ``execute_command`` rather than ``Script.__call__`` or
+        ``evalsha``, which cost microseconds per call on the hottest path; a
+        server that lost its script cache (restart, SCRIPT FLUSH) gets it
+        loaded again.
         """
-        if isinstance(self._client, redis.client.Pipeline):  # queued: let redis-py load it
-            return script(keys=keys, args=args, client=self._client)
+        if self._queued:
+            return script(keys=[key], args=args, client=self._client)
         try:
-            return self._client.evalsha(script.sha, len(keys), *keys, *args)
+            return self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", script.sha, 1, key, *args
+            )
         except NoScriptError:
             self._client.script_load(script.script)
-            return self._client.evalsha(script.sha, len(keys), *keys, *args)
-
-    def _keys(self, session_id: str) -> list[str]:
-        """The messages list and its id set: one hash slot, so cluster-safe."""
-        return [self.keys.messages(session_id), self.keys.companion(session_id, "ids")]
+            return self._client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", script.sha, 1, key, *args
+            )
 
     def get_history(self, session_id: str, limit: int | None = 100) -> History:
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
-        if limit == 0:
+        start = history_start(limit)
+        if start is None:
             return History([], [], whole=False)
         key = self.keys.messages(session_id)
-        start = 0 if limit is None else -limit
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
-        messages = decode_records(key, raws, negative_index=limit is not None)
-        return History(messages, raws, whole=limit is None or len(raws) < limit)
+        return History(
+            decode_records(key, raws, negative_index=start < 0),
+            raws,
+            whole=start == 0 or len(raws) < -start,
+        )
 
     def count(self, session_id: str) -> int:
         return int(self._client.llen(self.keys.messages(session_id)))
@@ -160,7 +197,12 @@ class RedisMemoryStore(MemoryStore):
         return sorted(found)
 
     def delete_session(self, session_id: str) -> bool:
-        return bool(self._client.unlink(*self._keys(session_id)))
+        key = self.keys.messages(session_id)
+        try:  # the id set memfix kept before deduplicating in the list itself
+            legacy = [self.keys.companion(session_id, "ids")]
+        except ValueError:  # a session id no cluster slot could share with a companion
+            legacy = []
+        return bool(self._client.unlink(key, *legacy))
 
     def compact(
         self,
@@ -170,34 +212,55 @@ class RedisMemoryStore(MemoryStore):
         *,
         seen: Sequence[Message] | int | None = None,
     ) -> int:
-        if keep_last < 0:
-            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+        """See :meth:`MemoryStore.compact`.
+
+        Without ``seen`` (a blind compaction), the store first reads and decodes
+        the whole session and then compacts exactly what it read, as with
+        ``seen=history``: a record that no released schema decodes raises
+        :class:`SchemaError` naming key and index instead of being dropped
+        unread into a summary that cannot mention it. Messages appended
+        meanwhile are kept; if the head moved (a window trim, another
+        compaction) the read is retried a few times, then
+        :class:`CompactionConflict` is raised.
+        """
+        _check_count("keep_last", keep_last)
+        if seen is not None:
+            return self._compact_seen(session_id, keep_last, summary, seen)
+        for attempt in range(_BLIND_ATTEMPTS):
+            try:
+                history = self.get_history(session_id, limit=None)
+                return self._compact_seen(session_id, keep_last, summary, history)
+            except CompactionConflict:
+                if attempt == _BLIND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _compact_seen(
+        self, session_id: str, keep_last: int, summary: Message, seen: Sequence[Message] | int
+    ) -> int:
         key = self.keys.messages(session_id)
-        count = -1 if seen is None else seen if isinstance(seen, int) else len(seen)
-        args: list[str | bytes | int] = [
-            keep_last,
-            count,
-            self._encode(summary),
-            self._ttl_ms,
-        ]
         if isinstance(seen, History):
             if not seen.whole:
                 raise ValueError(
                     "compact(seen=history) needs the whole history: "
                     "get_history(session_id, limit=None)"
                 )
-            args += [seen.first_raw, seen.last_raw]
-        elif seen is not None and not isinstance(seen, int):
+            count = len(seen)
+        elif isinstance(seen, int) and not isinstance(seen, bool):
+            _check_count("seen", seen)
+            if self._max_messages:
+                raise ValueError(
+                    "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
+                    "head); pass the History that get_history(limit=None) returned"
+                )
+            count = seen
+        else:
             raise TypeError(
                 "compact(seen=...) takes the History that get_history(limit=None) returned "
                 "(a copy or slice cannot prove the head is unchanged) or a count"
             )
-        elif isinstance(seen, int) and self._max_messages:
-            raise ValueError(
-                "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
-                "head); pass the History that get_history(limit=None) returned"
-            )
-        replaced = int(self._run(self._compact, self._keys(session_id), args))
+        args = compact_args(keep_last, seen, summary, self._ttl_ms, self._encode)
+        replaced = int(self._run(self._compact, key, args))
         if replaced < 0:
             raise CompactionConflict(
                 f"key {key!r}: the session no longer starts with the {count} messages "
@@ -209,6 +272,91 @@ class RedisMemoryStore(MemoryStore):
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+# -- arguments and results, shared with any other store class on these scripts --------
+
+
+def _check_count(name: str, value: object, *, low: int = 0) -> None:
+    """A plain int that a Redis command argument can carry (no bool, no float)."""
+    if type(value) is not int:
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if not low <= value <= _MAX_INT64:
+        raise ValueError(f"{name} must be from {low} to 2**63-1, got {value}")
+
+
+def append_options(
+    ttl: float | timedelta | None, max_messages: int | None, dedupe_window: int
+) -> bytes:
+    """The fixed head of the APPEND script's first argument, validated once per store.
+
+    Validating here, not in the script, is what keeps a bad option from failing
+    inside the script after its RPUSH has already been applied.
+    """
+    if isinstance(ttl, timedelta):
+        ttl = ttl.total_seconds()
+    ttl_ms = 0
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be seconds (a number) or a timedelta, got {ttl!r}")
+        if not 0 < ttl < _MAX_TTL_MS / 1000:  # also refuses nan and inf
+            raise ValueError(f"ttl must be positive and finite (seconds), got {ttl}")
+        # Never round a positive TTL down to 0, which the scripts read as "no TTL".
+        ttl_ms = max(1, math.ceil(ttl * 1000))
+    if max_messages is not None:
+        _check_count("max_messages", max_messages, low=1)
+    _check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
+    return f"{ttl_ms}:{max_messages or 0}:{dedupe_window}:".encode()
+
+
+def append_args(
+    options: bytes,
+    msgs: Sequence[Message],
+    encode: Callable[[Message], bytes] = schemas.encode_message,
+) -> list[bytes]:
+    """APPEND's arguments: ``options`` and one id flag per message, then the records.
+
+    Every message is encoded (and so validated) before anything is sent.
+    """
+    if len(msgs) == 1:  # the hot path: one message per call
+        m = msgs[0]
+        record = encode(m)  # first: it type-checks the message
+        return [options + (b"1" if m.id is not None else b"0"), record]
+    records = [encode(m) for m in msgs]  # first: it type-checks each message
+    return [options + bytes(49 if m.id is not None else 48 for m in msgs), *records]
+
+
+def compact_args(
+    keep_last: int,
+    seen: Sequence[Message] | int,
+    summary: Message,
+    ttl_ms: int,
+    encode: Callable[[Message], bytes] = schemas.encode_message,
+) -> list[bytes]:
+    """COMPACT's arguments for ``seen`` (a count, or a whole :class:`History`)."""
+    if isinstance(seen, History):
+        tail = [seen.first_raw, seen.last_raw]
+        count = len(seen)
+    else:
+        tail = []
+        count = int(seen)  # type: ignore[arg-type]
+    return [
+        str(keep_last).encode(),
+        str(count).encode(),
+        encode(summary),
+        str(ttl_ms).encode(),
+        *tail,
+    ]
+
+
+def history_start(limit: int | None) -> int | None:
+    """The LRANGE start for ``get_history(limit)``; ``None`` when nothing is asked for."""
+    if limit is None:
+        return 0
+    _check_count("limit", limit)
+    if limit == 0:
+        return None
+    return -limit
 
 
 def decode_records(key: str, raws: list[bytes], *, negative_index: bool = False) -> list[Message]:

@@ -1,0 +1,155 @@
+"""Property: ``decode_records`` decodes each record on its own, for any bytes.
+
+The fast path for current-version records must never accept a list that the
+record-by-record path refuses, nor turn a corrupt record into a plausible message
+by borrowing bytes from its neighbour: the answer for a list is always the
+per-record answer, and the first record that does not decode alone is named.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (the dev extra) is not installed")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from memfix import Message, SchemaError, ToolCall, schemas  # noqa: E402
+from memfix.schemas import v1_4  # noqa: E402
+from tests.test_schemas import ONE_OF_EACH  # noqa: E402
+
+json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8)
+json_values = st.recursive(
+    json_scalars | st.binary(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+messages = st.builds(
+    Message,
+    role=st.sampled_from(["system", "user", "assistant", "tool"]),
+    content=st.text(max_size=40),
+    timestamp=st.integers(0, 2**40).map(lambda ms: ms / 1000),
+    metadata=st.dictionaries(st.text(max_size=4), json_values, max_size=3),
+    id=st.none() | st.text(min_size=1, max_size=40),
+    name=st.none() | st.text(max_size=6),
+    tool_calls=st.lists(
+        st.builds(
+            ToolCall,
+            id=st.text(max_size=4),
+            name=st.text(max_size=4),
+            arguments=st.dictionaries(st.text(max_size=3), json_values, max_size=2),
+        ),
+        max_size=2,
+    ),
+    tool_call_id=st.none() | st.text(max_size=6),
+)
+records = messages.map(schemas.encode_message) | st.sampled_from(list(ONE_OF_EACH.values()))
+
+
+@st.composite
+def damaged_lists(draw: st.DrawFn) -> list[bytes]:
+    """Valid records, then cuts, splices, truncations, prefixes and random bytes."""
+    raws = draw(st.lists(records, min_size=1, max_size=5))
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, len(raws) - 1))
+        raw = raws[i]
+        cut = draw(st.integers(0, max(len(raw), 1)))
+        op = draw(st.sampled_from(["truncate", "shift", "glue", "garbage", "prefix", "flip"]))
+        if op == "truncate":
+            raws[i] = raw[:cut]
+        elif op == "shift" and i + 1 < len(raws):  # the tail of one record moves to the next
+            raws[i], raws[i + 1] = raw[:cut], raw[cut:] + raws[i + 1]
+        elif op == "glue" and i + 1 < len(raws):  # two records in one list element
+            raws[i : i + 2] = [raw + raws[i + 1]]
+        elif op == "garbage":
+            raws[i] = draw(st.binary(max_size=30))
+        elif op == "prefix":
+            raws[i] = schemas._CURRENT_PREFIX + draw(st.binary(max_size=30))
+        elif op == "flip" and raw:
+            at = cut % len(raw)
+            raws[i] = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
+    return raws
+
+
+def alone(raw: bytes) -> Message | SchemaError:
+    try:
+        return schemas.decode_record(raw)
+    except SchemaError as exc:
+        return exc
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_lists())
+def test_a_list_decodes_exactly_as_its_records_do_alone(raws: list[bytes]) -> None:
+    each = [alone(raw) for raw in raws]
+    bad = [i for i, r in enumerate(each) if isinstance(r, SchemaError)]
+    if not bad:
+        assert schemas.decode_records(raws) == each
+        return
+    with pytest.raises(SchemaError) as info:
+        schemas.decode_records(raws)
+    assert info.value.index == bad[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=4))
+def test_random_bytes_never_decode_as_messages_they_are_not(raws: list[bytes]) -> None:
+    each = [alone(raw) for raw in raws]
+    bad = [i for i, r in enumerate(each) if isinstance(r, SchemaError)]
+    if bad:
+        with pytest.raises(SchemaError) as info:
+            schemas.decode_records(raws)
+        assert info.value.index == bad[0]
+    else:
+        assert schemas.decode_records(raws) == each
+
+
+def test_the_property_can_fail() -> None:
+    """The check is not vacuous: a list whose records only decode together is caught."""
+    a = schemas.encode_message(Message("user", "a", 1.0, metadata={"b": b"\x99\xa31.4zz"}))
+    b = schemas.encode_message(Message("user", "b", 2.0))
+    cut = a.index(schemas._CURRENT_PREFIX, 1)
+    raws = [a[:cut], a[cut:] + b]
+    assert [type(alone(r)) for r in raws] == [SchemaError, SchemaError]
+    with pytest.raises(SchemaError) as info:
+        schemas.decode_records(raws)
+    assert info.value.index == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(messages)
+def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) -> None:
+    """encode_message builds a tuple, not a v1_4.Record: the bytes must be the same."""
+    assert schemas.encode_message(message) == v1_4.encode(schemas._from_message(message))
+    assert schemas.decode_records([schemas.encode_message(message)]) == [
+        schemas._to_message(v1_4.decode(schemas.encode_message(message)))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "text"),
+    [
+        (Message("user", 123, 1.0), "would not read back"),  # type: ignore[arg-type]
+        (Message("user", "x", 1.0, metadata={1: "int key"}), "would not read back"),  # type: ignore[dict-item]
+        (Message("user", "x", float("inf")), "cannot be stored"),
+        (Message("user", "x", 1.0, metadata={"o": object()}), "cannot be stored"),
+        (Message("user", "x", 1.0, metadata={"big": 2**70}), "cannot be stored"),
+        (Message("user", "x", 1.0, id=7), "would not read back"),  # type: ignore[arg-type]
+    ],
+    ids=["int-content", "int-key", "inf-timestamp", "object", "int-2**70", "int-id"],
+)
+def test_a_message_that_would_not_read_back_is_refused(message: Message, text: str) -> None:
+    with pytest.raises(ValueError, match=text):
+        schemas.encode_message(message)
+
+
+def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:
+    """The cheap type check must look at tool calls even when every other field is fine."""
+    bad = ToolCall(7, "f", {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="would not read back"):
+        schemas.encode_message(Message("assistant", "", 1.0, tool_calls=[bad]))
+    assert not schemas._plain_calls([bad])
+    assert schemas._plain_calls([ToolCall("i", "f")])
