@@ -16,13 +16,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import ServerStartError
-from .server import LOG_NAME, ManagedServer
-from .spec import Persistence, ServerSpec
+from .lifecycle import ManagedServer
+from .plumbing import LOG_NAME
+from .spec import Persistence, ServerSpec, register_backend
 
 __all__ = ["LocalServer"]
 
@@ -58,9 +59,14 @@ class LocalServer(ManagedServer):
     """A redis-server/valkey-server child process listening on 127.0.0.1."""
 
     def __init__(
-        self, spec: ServerSpec, persistence: Persistence, data_dir: Path, owns_dir: bool
+        self,
+        spec: ServerSpec,
+        persistence: Persistence,
+        data_dir: Path,
+        owns_dir: bool,
+        server_args: Sequence[str] = (),
     ) -> None:
-        super().__init__(spec, persistence, data_dir, owns_dir)
+        super().__init__(spec, persistence, data_dir, owns_dir, server_args)
         self._proc: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None  # of the current (or last) process, for diagnostics
 
@@ -109,3 +115,6 @@ class LocalServer(ManagedServer):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+register_backend("local", LocalServer.launch)
