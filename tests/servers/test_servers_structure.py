@@ -107,8 +107,8 @@ def test_server_identity_tells_valkey_from_its_redis_compatible_version() -> Non
     """Valkey keeps ``redis_version:7.2.4`` for clients; ``server_name`` is what says Valkey."""
     valkey = {"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "8.1.8"}
     assert server_identity(valkey) == ("valkey", "8.1.8", "standalone")
-    no_valkey_version = {"redis_version": "7.2.4", "server_name": "valkey", "server_mode": "cluster"}
-    assert server_identity(no_valkey_version) == ("valkey", "7.2.4", "cluster")
+    no_valkey_version = {"redis_version": "7.2.4", "server_name": "valkey", "server_mode": "x"}
+    assert server_identity(no_valkey_version) == ("valkey", "7.2.4", "x")
     assert server_identity({"redis_version": "7.0.15", "redis_mode": "cluster"}) == (
         "redis",
         "7.0.15",
