@@ -7,7 +7,10 @@ nothing else from memfix but ``memfix.errors`` (its errors are ``MemfixError``s)
 
 Inside, modules import only downward: errors -> spec -> plumbing/handle -> lifecycle
 -> local/docker (which register themselves with ``ServerSpec.start``) -> discovery
-and engine -> this package.
+and engine -> cluster -> this package.
+
+A throwaway Redis Cluster of the same binaries: ``ClusterSpec(default_spec()).start()``
+(see ``cluster.py``).
 
     from memfix.servers import default_spec, Persistence
     with default_spec().start(persistence=Persistence.AOF_ALWAYS) as srv:
@@ -22,6 +25,7 @@ from __future__ import annotations
 # Importing the backends registers them with ServerSpec.start (spec.py stays below them).
 from . import docker as _docker_backend  # noqa: F401
 from . import local as _local_backend  # noqa: F401
+from .cluster import Cluster, ClusterSpec, cluster_specs, select_cluster
 from .discovery import default_spec, discover, select_spec
 from .errors import (
     DatabaseNotEmpty,
@@ -35,6 +39,8 @@ from .handle import Server
 from .spec import Persistence, RdbHeader, ServerSpec, describe, rdb_header, server_identity
 
 __all__ = [
+    "Cluster",
+    "ClusterSpec",
     "DatabaseNotEmpty",
     "DumpTooNewError",
     "Persistence",
@@ -44,12 +50,14 @@ __all__ = [
     "ServerNotFound",
     "ServerSpec",
     "ServerStartError",
+    "cluster_specs",
     "connect_existing",
     "default_spec",
     "describe",
     "discover",
     "rdb_header",
     "redact_url",
+    "select_cluster",
     "select_spec",
     "server_identity",
 ]
