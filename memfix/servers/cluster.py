@@ -99,7 +99,7 @@ def select_cluster(query: str, specs: Sequence[ServerSpec] | None = None) -> Clu
     """``cluster-redis-7.0.15``, ``cluster-valkey-9``, ``cluster-redis``: the oldest match
     among ``specs`` (default: every server ``discover()`` finds)."""
     if specs is None:
-        specs = discover(docker=True if query.startswith("cluster-docker") else False)
+        specs = discover(docker=query.startswith("cluster-docker"))
     for spec in cluster_specs(specs):
         if spec.id == query or spec.id.startswith((query + ".", query + "-")):
             return spec
