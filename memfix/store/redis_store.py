@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -43,8 +44,11 @@ class History(list[Message]):
 class RedisMemoryStore(MemoryStore):
     """A :class:`MemoryStore` on a Redis (or Valkey) server.
 
-    ``client`` is a ``redis.Redis`` created with ``decode_responses=False``
-    (records are bytes) or a URL such as ``redis://localhost:6379/0``.
+    ``client`` is a ``redis.Redis`` or a ``redis.cluster.RedisCluster`` created with
+    ``decode_responses=False`` (records are bytes), or a URL such as
+    ``redis://localhost:6379/0`` (a cluster node's URL with ``cluster=True``).
+    On a cluster every operation of a session touches keys of one hash slot, and
+    ``sessions()`` scans every master.
 
     ``ttl`` is a sliding expiry: each write to a session pushes its expiry
     back, so idle conversations disappear as a whole (never oldest-turn-first).
@@ -60,14 +64,18 @@ class RedisMemoryStore(MemoryStore):
 
     def __init__(
         self,
-        client: redis.Redis | str,
+        client: redis.Redis | RedisCluster | str,
         *,
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         keys: KeyLayout | None = None,
+        cluster: bool = False,
     ) -> None:
+        self._client: redis.Redis
         if isinstance(client, str):
-            self._client: redis.Redis = redis.Redis.from_url(client)
+            # RedisCluster offers the Redis command API this store uses (typed apart).
+            made = RedisCluster.from_url(client) if cluster else redis.Redis.from_url(client)
+            self._client = made  # type: ignore[assignment]
             self._owns_client = True
         else:
             if client.get_connection_kwargs().get("decode_responses"):
@@ -75,7 +83,7 @@ class RedisMemoryStore(MemoryStore):
                     "RedisMemoryStore needs a client with decode_responses=False: "
                     "records are bytes (msgpack in later schema versions)"
                 )
-            self._client = client
+            self._client = client  # type: ignore[assignment]
             self._owns_client = False
         if isinstance(ttl, timedelta):
             ttl = ttl.total_seconds()

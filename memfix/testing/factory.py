@@ -31,11 +31,13 @@ class StoreFactory(Protocol):
 
 @dataclass(frozen=True)
 class RedisStoreFactory:
-    """A picklable factory of :class:`RedisMemoryStore` on one server URL."""
+    """A picklable factory of :class:`RedisMemoryStore` on one server URL
+    (a cluster node's URL with ``cluster=True``: the stores use a ``RedisCluster``)."""
 
     url: str
+    cluster: bool = False
 
     def __call__(
         self, *, ttl: float | None = None, max_messages: int | None = None
     ) -> RedisMemoryStore:
-        return RedisMemoryStore(self.url, ttl=ttl, max_messages=max_messages)
+        return RedisMemoryStore(self.url, ttl=ttl, max_messages=max_messages, cluster=self.cluster)
