@@ -23,7 +23,7 @@ from memfix.errors import CompactionConflict, MemfixError, SchemaError
 if TYPE_CHECKING:
     from memfix.model import Message, Role, ToolCall
     from memfix.schemas import CURRENT_VERSION as SCHEMA_VERSION
-    from memfix.store import KeyLayout, MemoryStore, RedisMemoryStore
+    from memfix.store import AsyncRedisMemoryStore, KeyLayout, MemoryStore, RedisMemoryStore
 
 # Loaded on first use, so that ``import memfix.servers`` (or ``memfix.errors``) does not
 # pull the store, the schemas and msgspec in with it.
@@ -32,6 +32,7 @@ _LAZY = {
     "Role": ("memfix.model", "Role"),
     "ToolCall": ("memfix.model", "ToolCall"),
     "SCHEMA_VERSION": ("memfix.schemas", "CURRENT_VERSION"),
+    "AsyncRedisMemoryStore": ("memfix.store", "AsyncRedisMemoryStore"),
     "KeyLayout": ("memfix.store", "KeyLayout"),
     "MemoryStore": ("memfix.store", "MemoryStore"),
     "RedisMemoryStore": ("memfix.store", "RedisMemoryStore"),
@@ -55,6 +56,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AsyncRedisMemoryStore",
     "CompactionConflict",
     "KeyLayout",
     "MemfixError",

@@ -85,19 +85,12 @@ class RedisMemoryStore(MemoryStore):
                 )
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
-        if isinstance(ttl, timedelta):
-            ttl = ttl.total_seconds()
-        if ttl is not None and ttl <= 0:
-            raise ValueError(f"ttl must be positive, got {ttl}")
-        if max_messages is not None and max_messages <= 0:
-            raise ValueError(f"max_messages must be positive, got {max_messages}")
-        # Never round a positive TTL down to 0, which the scripts read as "no TTL".
-        self._ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else 0
-        self._max_messages = max_messages or 0
+        self._append_options = append_options(ttl, max_messages)
+        self._ttl_ms = int(self._append_options[0])
+        self._max_messages = int(self._append_options[1])
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
         self._compact = self._client.register_script(_lua.COMPACT)
-        self._append_options = [str(self._ttl_ms).encode(), str(self._max_messages).encode()]
 
     @property
     def client(self) -> redis.Redis:
@@ -113,10 +106,11 @@ class RedisMemoryStore(MemoryStore):
     def _push(self, session_id: str, msgs: list[Message]) -> None:
         if not msgs:
             return
-        args: list[str | bytes | int] = [*self._append_options]
-        for m in msgs:
-            args += [m.id or "", schemas.encode_message(m)]
-        self._run(self._append, self._keys(session_id), args)
+        self._run(
+            self._append,
+            session_keys(self.keys, session_id),
+            append_args(self._append_options, msgs),
+        )
 
     def _run(self, script: Script, keys: list[str], args: list[str | bytes | int]) -> Any:
         """EVALSHA ``script`` on ``keys`` (a session's two keys) with ``args``.
@@ -133,20 +127,13 @@ class RedisMemoryStore(MemoryStore):
             self._client.script_load(script.script)
             return self._client.evalsha(script.sha, len(keys), *keys, *args)
 
-    def _keys(self, session_id: str) -> list[str]:
-        """The messages list and its id set: one hash slot, so cluster-safe."""
-        return [self.keys.messages(session_id), self.keys.companion(session_id, "ids")]
-
     def get_history(self, session_id: str, limit: int | None = 100) -> History:
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be >= 0 or None, got {limit}")
-        if limit == 0:
+        start = history_start(limit)
+        if start is None:
             return History([], [], whole=False)
         key = self.keys.messages(session_id)
-        start = 0 if limit is None else -limit
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
-        messages = decode_records(key, raws, negative_index=limit is not None)
-        return History(messages, raws, whole=limit is None or len(raws) < limit)
+        return history_of(key, raws, start)
 
     def count(self, session_id: str) -> int:
         return int(self._client.llen(self.keys.messages(session_id)))
@@ -160,7 +147,7 @@ class RedisMemoryStore(MemoryStore):
         return sorted(found)
 
     def delete_session(self, session_id: str) -> bool:
-        return bool(self._client.unlink(*self._keys(session_id)))
+        return bool(self._client.unlink(*session_keys(self.keys, session_id)))
 
     def compact(
         self,
@@ -170,45 +157,101 @@ class RedisMemoryStore(MemoryStore):
         *,
         seen: Sequence[Message] | int | None = None,
     ) -> int:
-        if keep_last < 0:
-            raise ValueError(f"keep_last must be >= 0, got {keep_last}")
         key = self.keys.messages(session_id)
-        count = -1 if seen is None else seen if isinstance(seen, int) else len(seen)
-        args: list[str | bytes | int] = [
-            keep_last,
-            count,
-            schemas.encode_message(summary),
-            self._ttl_ms,
-        ]
-        if isinstance(seen, History):
-            if not seen.whole:
-                raise ValueError(
-                    "compact(seen=history) needs the whole history: "
-                    "get_history(session_id, limit=None)"
-                )
-            args += [seen.first_raw, seen.last_raw]
-        elif seen is not None and not isinstance(seen, int):
-            raise TypeError(
-                "compact(seen=...) takes the History that get_history(limit=None) returned "
-                "(a copy or slice cannot prove the head is unchanged) or a count"
-            )
-        elif isinstance(seen, int) and self._max_messages:
-            raise ValueError(
-                "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
-                "head); pass the History that get_history(limit=None) returned"
-            )
-        replaced = int(self._run(self._compact, self._keys(session_id), args))
-        if replaced < 0:
-            raise CompactionConflict(
-                f"key {key!r}: the session no longer starts with the {count} messages "
-                "that were read; another compaction or a window trim moved its head: "
-                "re-read and retry"
-            )
-        return replaced
+        args = compact_args(keep_last, seen, summary, self._ttl_ms, self._max_messages)
+        replaced = int(self._run(self._compact, session_keys(self.keys, session_id), args))
+        return compact_result(key, seen, replaced)
 
     def close(self) -> None:
         if self._owns_client:
             self._client.close()
+
+
+# -- arguments and results, shared with AsyncRedisMemoryStore (same scripts) ------------
+
+
+def session_keys(keys: KeyLayout, session_id: str) -> list[str]:
+    """The messages list and its id set: one hash slot, so cluster-safe."""
+    return [keys.messages(session_id), keys.companion(session_id, "ids")]
+
+
+def append_options(ttl: float | timedelta | None, max_messages: int | None) -> list[bytes]:
+    """The fixed leading arguments of the APPEND script (ttl ms, window), validated."""
+    if isinstance(ttl, timedelta):
+        ttl = ttl.total_seconds()
+    if ttl is not None and ttl <= 0:
+        raise ValueError(f"ttl must be positive, got {ttl}")
+    if max_messages is not None and max_messages <= 0:
+        raise ValueError(f"max_messages must be positive, got {max_messages}")
+    # Never round a positive TTL down to 0, which the scripts read as "no TTL".
+    ttl_ms = max(1, math.ceil(ttl * 1000)) if ttl is not None else 0
+    return [str(ttl_ms).encode(), str(max_messages or 0).encode()]
+
+
+def append_args(options: list[bytes], msgs: Sequence[Message]) -> list[str | bytes | int]:
+    """APPEND's arguments: ``options``, then (id, record) per message."""
+    args: list[str | bytes | int] = [*options]
+    for m in msgs:
+        args += [m.id or "", schemas.encode_message(m)]
+    return args
+
+
+def history_start(limit: int | None) -> int | None:
+    """The LRANGE start for ``get_history(limit)``; ``None`` when nothing is asked for."""
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0 or None, got {limit}")
+    if limit == 0:
+        return None
+    return 0 if limit is None else -limit
+
+
+def history_of(key: str, raws: list[bytes], start: int) -> History:
+    """The :class:`History` of the records LRANGE ``start`` -1 returned."""
+    messages = decode_records(key, raws, negative_index=start < 0)
+    return History(messages, raws, whole=start == 0 or len(raws) < -start)
+
+
+def compact_args(
+    keep_last: int,
+    seen: Sequence[Message] | int | None,
+    summary: Message,
+    ttl_ms: int,
+    max_messages: int,
+) -> list[str | bytes | int]:
+    """COMPACT's arguments, after checking that ``seen`` can prove what was read."""
+    if keep_last < 0:
+        raise ValueError(f"keep_last must be >= 0, got {keep_last}")
+    count = -1 if seen is None else seen if isinstance(seen, int) else len(seen)
+    args: list[str | bytes | int] = [keep_last, count, schemas.encode_message(summary), ttl_ms]
+    if isinstance(seen, History):
+        if not seen.whole:
+            raise ValueError(
+                "compact(seen=history) needs the whole history: get_history(session_id, limit=None)"
+            )
+        args += [seen.first_raw, seen.last_raw]
+    elif seen is not None and not isinstance(seen, int):
+        raise TypeError(
+            "compact(seen=...) takes the History that get_history(limit=None) returned "
+            "(a copy or slice cannot prove the head is unchanged) or a count"
+        )
+    elif isinstance(seen, int) and max_messages:
+        raise ValueError(
+            "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
+            "head); pass the History that get_history(limit=None) returned"
+        )
+    return args
+
+
+def compact_result(key: str, seen: Sequence[Message] | int | None, replaced: int) -> int:
+    """COMPACT's reply: how many were replaced, or :class:`CompactionConflict`."""
+    if replaced < 0:
+        count = seen if isinstance(seen, int) else len(seen or ())
+        raise CompactionConflict(
+            f"key {key!r}: the session no longer starts with the {count} messages "
+            "that were read; another compaction or a window trim moved its head: "
+            "re-read and retry"
+        )
+    return replaced
 
 
 def decode_records(key: str, raws: list[bytes], *, negative_index: bool = False) -> list[Message]:
