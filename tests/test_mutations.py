@@ -76,8 +76,8 @@ MUTATIONS = [
     Mutation(
         "reverse-the-list-order",
         "memfix/store/redis_store.py",
-        "messages = decode_records(key, raws, negative_index=limit is not None)",
-        "messages = decode_records(key, raws[::-1], negative_index=limit is not None)",
+        "messages = decode_records(key, raws, negative_index=start < 0)",
+        "messages = decode_records(key, raws[::-1], negative_index=start < 0)",
         ALL,
     ),
     Mutation(
