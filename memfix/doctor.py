@@ -27,7 +27,7 @@ from memfix.errors import GoldenError, MemfixError
 from memfix.goldens import find_goldens
 from memfix.servers import redact_url
 from memfix.servers.errors import ServerError
-from memfix.servers.spec import RdbHeader, ServerSpec, rdb_header
+from memfix.servers.spec import RdbHeader, ServerSpec, rdb_header, server_identity
 
 __all__ = ["DoctorError", "Finding", "Status", "diagnose", "exit_code", "render_findings"]
 
@@ -162,12 +162,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _server_findings(info: dict[str, Any], goldens_root: Path) -> list[Finding]:
-    product = (
-        "valkey" if "valkey_version" in info or info.get("server_name") == "valkey" else "redis"
-    )
-    version = str(info.get("valkey_version") or info.get("redis_version") or "0")
+    product, version, mode = server_identity(info)
     spec = ServerSpec(backend="existing", product=product, version=version)
-    mode = info.get("redis_mode", "standalone")
     found = [
         Finding(
             "server",

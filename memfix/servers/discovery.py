@@ -21,6 +21,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import engine
 from .errors import ServerError, ServerNotFound
 from .spec import ServerSpec
 
@@ -158,11 +159,9 @@ def discover(*, docker: bool | None = None) -> list[ServerSpec]:
     """
     specs = local_specs()
     if docker is not False:
-        from . import docker as docker_backend
-
-        reason = docker_backend.engine_unavailable_reason()
+        reason = engine.engine_unavailable_reason()
         if reason is None:
-            specs += docker_backend.docker_specs()
+            specs += engine.docker_specs()
         elif docker:
             raise ServerNotFound(f"no Docker engine: {reason}")
     return sorted(specs, key=_order)

@@ -19,13 +19,15 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .discovery import local_specs
+from .engine import LABEL, REPOSITORY, client, docker_specs, engine_unavailable_reason
 from .errors import ServerError, ServerStartError
-from .server import ManagedServer
-from .spec import Persistence, ServerSpec
+from .lifecycle import ManagedServer
+from .spec import Persistence, ServerSpec, register_backend
 
 __all__ = [
     "DockerServer",
@@ -35,78 +37,19 @@ __all__ = [
     "remove_leftovers",
 ]
 
-REPOSITORY = "memfix"
-LABEL = "memfix"
-ENGINE_TIMEOUT = 1.5
-
-
-def _testcontainers_defaults() -> None:
-    # Read by testcontainers when it is first imported. The reaper (Ryuk) image cannot
-    # be pulled without a registry; in a container (/.dockerenv) testcontainers would
-    # otherwise dial the bridge gateway instead of loopback.
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    os.environ.setdefault("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
-    os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-
-
-_testcontainers_defaults()
-
-
-def _docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def _client(timeout: float) -> Any:
-    import docker
-
-    return docker.DockerClient(base_url=_docker_host(), timeout=timeout)
-
-
-def engine_unavailable_reason(timeout: float = ENGINE_TIMEOUT) -> str | None:
-    """None if a Docker engine answers a ping within ``timeout``, else why not."""
-    host = _docker_host()
-    if host.startswith("unix://") and not os.path.exists(host[len("unix://") :]):
-        return f"no Docker socket at {host[len('unix://') :]} (see scripts/docker-engine.sh)"
-    try:
-        client = _client(timeout)
-    except ImportError:
-        return "the docker Python package is not installed"
-    except Exception as exc:
-        return f"cannot reach {host}: {exc}"
-    try:
-        client.ping()
-    except Exception as exc:
-        return f"{host} does not answer: {type(exc).__name__}"
-    finally:
-        client.close()
-    return None
-
-
-def docker_specs() -> list[ServerSpec]:
-    """Specs for the local ``memfix/redis:*`` and ``memfix/valkey:*`` images."""
-    client = _client(ENGINE_TIMEOUT * 4)
-    try:
-        specs = []
-        for product in ("redis", "valkey"):
-            for image in client.images.list(name=f"{REPOSITORY}/{product}"):
-                for tag in image.tags:
-                    repository, _, version = tag.rpartition(":")
-                    if repository == f"{REPOSITORY}/{product}" and version[:1].isdigit():
-                        specs.append(
-                            ServerSpec("docker", product, version, image=tag, source="docker")
-                        )
-        return sorted(specs, key=lambda s: (s.rdb_version, s.version_tuple, s.product))
-    finally:
-        client.close()
-
 
 class DockerServer(ManagedServer):
     """A server in a container on the host network, bound to 127.0.0.1."""
 
     def __init__(
-        self, spec: ServerSpec, persistence: Persistence, data_dir: Path, owns_dir: bool
+        self,
+        spec: ServerSpec,
+        persistence: Persistence,
+        data_dir: Path,
+        owns_dir: bool,
+        server_args: Sequence[str] = (),
     ) -> None:
-        super().__init__(spec, persistence, data_dir, owns_dir)
+        super().__init__(spec, persistence, data_dir, owns_dir, server_args)
         self._container: Any = None  # testcontainers DockerContainer
         self.container_id: str | None = None
 
@@ -229,11 +172,11 @@ def build_images(specs: list[ServerSpec] | None = None, *, force: bool = False) 
     if reason is not None:
         raise ServerError(f"cannot build images: {reason}")
     chosen = [s for s in (local_specs() if specs is None else specs) if s.backend == "local"]
-    client = _client(300)
+    docker_client = client(300)
     tags: list[str] = []
     try:
         present = {
-            tag for image in client.images.list(name=f"{REPOSITORY}/*") for tag in image.tags
+            tag for image in docker_client.images.list(name=f"{REPOSITORY}/*") for tag in image.tags
         }
         for spec in chosen:
             repository, tag = f"{REPOSITORY}/{spec.product}", spec.version
@@ -252,25 +195,25 @@ def build_images(specs: list[ServerSpec] | None = None, *, force: bool = False) 
                         f"LABEL {LABEL}.product={spec.product} {LABEL}.version={spec.version} "
                         f"{LABEL}.rdb={spec.rdb_header} {LABEL}.source={spec.source}",
                     ]
-                    client.api.import_image_from_file(
+                    docker_client.api.import_image_from_file(
                         str(archive), repository=repository, tag=tag, changes=changes
                     )
             tags.append(full)
     finally:
-        client.close()
+        docker_client.close()
     return tags
 
 
 def remove_leftovers() -> int:
     """Remove containers labelled memfix=1 (left by killed runs); returns how many."""
-    client = _client(30)
+    docker_client = client(30)
     try:
-        containers = client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
+        containers = docker_client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
         for container in containers:
             container.remove(force=True)
         return len(containers)
     finally:
-        client.close()
+        docker_client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
+
+register_backend("docker", DockerServer.launch)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,6 +6,8 @@ id, the URL), so that a CLI can print it as is and a test failure explains itsel
 
 from __future__ import annotations
 
+from memfix.errors import MemfixError
+
 __all__ = [
     "DatabaseNotEmpty",
     "DumpTooNewError",
@@ -15,8 +17,11 @@ __all__ = [
 ]
 
 
-class ServerError(Exception):
-    """Base class: anything that went wrong finding, starting or driving a server."""
+class ServerError(MemfixError):
+    """Base class: anything that went wrong finding, starting or driving a server.
+
+    A :class:`MemfixError`, so the CLI and the pytest plugin print it as one line.
+    """
 
 
 class ServerNotFound(ServerError):

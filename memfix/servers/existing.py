@@ -14,10 +14,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import redis
 
 from .errors import DatabaseNotEmpty, ServerError
-from .server import Server
-from .spec import Persistence, ServerSpec
+from .handle import Server
+from .spec import Persistence, ServerSpec, server_identity
 
-__all__ = ["ExistingServer", "connect_existing"]
+__all__ = ["ExistingServer", "connect_existing", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -122,8 +122,7 @@ def connect_existing(url: str, *, allow_write: bool = False) -> Server:
             f"{shown}: database holds {keys} keys; memfix only uses an empty database "
             "(pass allow_write=True, or --yes at the CLI, to write anyway)"
         )
-    product = "valkey" if "valkey_version" in info else "redis"
-    version = str(info.get("valkey_version") or info.get("redis_version") or "0")
+    product, version, _mode = server_identity(info)
     appendonly, fsync, save = (_config(client, n) for n in ("appendonly", "appendfsync", "save"))
     if appendonly == "yes":
         persistence = Persistence.AOF_ALWAYS if fsync == "always" else Persistence.AOF_EVERYSEC

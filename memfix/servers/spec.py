@@ -9,16 +9,26 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import DumpTooNewError, ServerError
 
-if TYPE_CHECKING:
-    from .server import Server
+if TYPE_CHECKING:  # for annotations only: the handle module imports this one
+    from .handle import Server
 
-__all__ = ["Persistence", "RdbHeader", "ServerSpec", "describe", "rdb_header"]
+__all__ = [
+    "Launcher",
+    "Persistence",
+    "RdbHeader",
+    "ServerSpec",
+    "describe",
+    "rdb_header",
+    "register_backend",
+    "server_identity",
+]
 
 
 class Persistence(enum.Enum):
@@ -83,6 +93,20 @@ def rdb_header(source: str | os.PathLike[str] | bytes) -> RdbHeader:
     raise ServerError(f"{name}: not an RDB file (starts with {head!r})")
 
 
+def server_identity(info: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``(product, version, mode)`` of a server from its ``INFO server`` reply.
+
+    The one place that tells Valkey from Redis: Valkey reports ``server_name:valkey``
+    and ``valkey_version`` next to a fixed ``redis_version:7.2.4`` (kept for clients
+    that gate features on it), and ``server_mode`` where Redis says ``redis_mode``.
+    """
+    valkey = info.get("server_name") == "valkey" or "valkey_version" in info
+    version = info.get("valkey_version") if valkey else None
+    version = version or info.get("redis_version") or "0"
+    mode = info.get("server_mode") or info.get("redis_mode") or "standalone"
+    return ("valkey" if valkey else "redis"), str(version), str(mode)
+
+
 def _version_tuple(version: str) -> tuple[int, ...]:
     parts: list[int] = []
     for part in version.split("."):
@@ -114,6 +138,30 @@ _VALKEY9_MAX_REDIS_RDB = 11
 _VALKEY_RDB = 80
 
 
+class Launcher(Protocol):
+    """Starts a server of one backend (``register_backend``)."""
+
+    def __call__(
+        self,
+        spec: ServerSpec,
+        *,
+        persistence: Persistence,
+        dump: Path | None,
+        data_dir: Path | None,
+        server_args: Sequence[str] = (),
+    ) -> Server: ...
+
+
+# Filled by the backend modules when ``memfix.servers`` is imported, so that this
+# module (below them) never imports them: no import cycle between spec and backends.
+_LAUNCHERS: dict[str, Launcher] = {}
+
+
+def register_backend(backend: str, launcher: Launcher) -> None:
+    """Make ``ServerSpec(backend=...).start()`` use ``launcher``."""
+    _LAUNCHERS[backend] = launcher
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """A server that can be started: a local binary or a pinned Docker image.
@@ -134,6 +182,11 @@ class ServerSpec:
     def id(self) -> str:
         base = f"{self.product}-{self.version}"
         return base if self.backend == "local" else f"{self.backend}-{base}"
+
+    @property
+    def location(self) -> str:
+        """The binary or the image, for listings."""
+        return str(self.executable) if self.executable is not None else (self.image or "")
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
@@ -192,28 +245,43 @@ class ServerSpec:
         persistence: Persistence = Persistence.NONE,
         dump: Path | None = None,
         data_dir: Path | None = None,
+        server_args: Sequence[str] = (),
     ) -> Server:
         """Start a fresh server; ``dump`` (an RDB file) is loaded at start.
 
         ``data_dir`` keeps the server's files where the caller wants them (and is not
         deleted on stop); without it a private temporary directory is used and removed.
+        ``server_args`` are extra server flags (e.g. ``["--cluster-enabled", "yes"]``).
         """
         if dump is not None:
             self.check_dump(dump)
-        if self.backend == "local":
-            from .local import LocalServer
-
-            return LocalServer.launch(self, persistence=persistence, dump=dump, data_dir=data_dir)
-        if self.backend == "docker":
-            from .docker import DockerServer
-
-            return DockerServer.launch(self, persistence=persistence, dump=dump, data_dir=data_dir)
-        raise ServerError(f"{self.id}: a {self.backend} server cannot be started by memfix")
+        launcher = _LAUNCHERS.get(self.backend)
+        if launcher is None:
+            raise ServerError(f"{self.id}: a {self.backend} server cannot be started by memfix")
+        return launcher(
+            self, persistence=persistence, dump=dump, data_dir=data_dir, server_args=server_args
+        )
 
 
-def describe(spec: ServerSpec) -> dict[str, str]:
+class _Describable(Protocol):
+    @property
+    def backend(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def product(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def rdb_header(self) -> RdbHeader: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+
+
+def describe(spec: _Describable) -> dict[str, str]:
     """One row of a server table: backend, id, product, version, rdb, source, location."""
-    location = str(spec.executable) if spec.executable is not None else (spec.image or "")
     return {
         "backend": spec.backend,
         "id": spec.id,
@@ -221,5 +289,5 @@ def describe(spec: ServerSpec) -> dict[str, str]:
         "version": spec.version,
         "rdb": str(spec.rdb_header),
         "source": spec.source,
-        "location": location,
+        "location": spec.location,
     }

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -23,13 +24,17 @@ from memfix.store.base import MemoryStore
 from memfix.store.keys import KeyLayout
 
 __all__ = [
+    "BLIND_ATTEMPTS",
     "DEFAULT_DEDUPE_WINDOW",
     "History",
     "RedisMemoryStore",
     "append_args",
     "append_options",
-    "compact_args",
+    "check_count",
+    "compact_request",
+    "compact_result",
     "decode_records",
+    "history_of",
     "history_start",
 ]
 
@@ -38,7 +43,7 @@ DEFAULT_DEDUPE_WINDOW = 100
 _MAX_INT64 = 2**63 - 1
 #: PEXPIRE adds the TTL to the server's clock in a signed 64-bit millisecond count.
 _MAX_TTL_MS = 2**62
-_BLIND_ATTEMPTS = 5
+BLIND_ATTEMPTS = 5
 
 
 class History(list[Message]):
@@ -88,20 +93,24 @@ class RedisMemoryStore(MemoryStore):
 
     def __init__(
         self,
-        client: redis.Redis | str,
+        client: redis.Redis | RedisCluster | str,
         *,
         ttl: float | timedelta | None = None,
         max_messages: int | None = None,
         keys: KeyLayout | None = None,
         dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
         write_version: str | None = None,
+        cluster: bool = False,
     ) -> None:
         options = append_options(ttl, max_messages, dedupe_window)  # validate before connecting
         # Two-phase release: read every released version, write a pinned older
         # one until no process of the previous release remains (docs/releasing.md).
         self._encode = schemas.message_encoder(write_version)
+        self._client: redis.Redis
         if isinstance(client, str):
-            self._client: redis.Redis = redis.Redis.from_url(client)
+            # RedisCluster offers the Redis command API this store uses (typed apart).
+            made = RedisCluster.from_url(client) if cluster else redis.Redis.from_url(client)
+            self._client = made  # type: ignore[assignment]
             self._owns_client = True
         else:
             if client.get_connection_kwargs().get("decode_responses"):
@@ -109,7 +118,7 @@ class RedisMemoryStore(MemoryStore):
                     "RedisMemoryStore needs a client with decode_responses=False: "
                     "records are bytes (msgpack in later schema versions)"
                 )
-            self._client = client
+            self._client = client  # type: ignore[assignment]
             self._owns_client = False
         self._append_options = options
         self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
@@ -179,11 +188,7 @@ class RedisMemoryStore(MemoryStore):
             return History([], [], whole=False)
         key = self.keys.messages(session_id)
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
-        return History(
-            decode_records(key, raws, negative_index=start < 0),
-            raws,
-            whole=start == 0 or len(raws) < -start,
-        )
+        return history_of(key, raws, start)
 
     def count(self, session_id: str) -> int:
         return int(self._client.llen(self.keys.messages(session_id)))
@@ -223,15 +228,15 @@ class RedisMemoryStore(MemoryStore):
         compaction) the read is retried a few times, then
         :class:`CompactionConflict` is raised.
         """
-        _check_count("keep_last", keep_last)
+        check_count("keep_last", keep_last)
         if seen is not None:
             return self._compact_seen(session_id, keep_last, summary, seen)
-        for attempt in range(_BLIND_ATTEMPTS):
+        for attempt in range(BLIND_ATTEMPTS):
             try:
                 history = self.get_history(session_id, limit=None)
                 return self._compact_seen(session_id, keep_last, summary, history)
             except CompactionConflict:
-                if attempt == _BLIND_ATTEMPTS - 1:
+                if attempt == BLIND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -239,35 +244,10 @@ class RedisMemoryStore(MemoryStore):
         self, session_id: str, keep_last: int, summary: Message, seen: Sequence[Message] | int
     ) -> int:
         key = self.keys.messages(session_id)
-        if isinstance(seen, History):
-            if not seen.whole:
-                raise ValueError(
-                    "compact(seen=history) needs the whole history: "
-                    "get_history(session_id, limit=None)"
-                )
-            count = len(seen)
-        elif isinstance(seen, int) and not isinstance(seen, bool):
-            _check_count("seen", seen)
-            if self._max_messages:
-                raise ValueError(
-                    "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
-                    "head); pass the History that get_history(limit=None) returned"
-                )
-            count = seen
-        else:
-            raise TypeError(
-                "compact(seen=...) takes the History that get_history(limit=None) returned "
-                "(a copy or slice cannot prove the head is unchanged) or a count"
-            )
-        args = compact_args(keep_last, seen, summary, self._ttl_ms, self._encode)
-        replaced = int(self._run(self._compact, key, args))
-        if replaced < 0:
-            raise CompactionConflict(
-                f"key {key!r}: the session no longer starts with the {count} messages "
-                "that were read; another compaction or a window trim moved its head: "
-                "re-read and retry"
-            )
-        return replaced
+        count, args = compact_request(
+            keep_last, seen, summary, self._ttl_ms, self._max_messages, self._encode
+        )
+        return compact_result(key, count, int(self._run(self._compact, key, args)))
 
     def close(self) -> None:
         if self._owns_client:
@@ -277,7 +257,7 @@ class RedisMemoryStore(MemoryStore):
 # -- arguments and results, shared with any other store class on these scripts --------
 
 
-def _check_count(name: str, value: object, *, low: int = 0) -> None:
+def check_count(name: str, value: object, *, low: int = 0) -> None:
     """A plain int that a Redis command argument can carry (no bool, no float)."""
     if type(value) is not int:
         raise TypeError(f"{name} must be an int, got {value!r}")
@@ -304,8 +284,8 @@ def append_options(
         # Never round a positive TTL down to 0, which the scripts read as "no TTL".
         ttl_ms = max(1, math.ceil(ttl * 1000))
     if max_messages is not None:
-        _check_count("max_messages", max_messages, low=1)
-    _check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
+        check_count("max_messages", max_messages, low=1)
+    check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
     return f"{ttl_ms}:{max_messages or 0}:{dedupe_window}:".encode()
 
 
@@ -326,21 +306,39 @@ def append_args(
     return [options + bytes(49 if m.id is not None else 48 for m in msgs), *records]
 
 
-def compact_args(
+def compact_request(
     keep_last: int,
     seen: Sequence[Message] | int,
     summary: Message,
     ttl_ms: int,
+    max_messages: int,
     encode: Callable[[Message], bytes] = schemas.encode_message,
-) -> list[bytes]:
-    """COMPACT's arguments for ``seen`` (a count, or a whole :class:`History`)."""
+) -> tuple[int, list[bytes]]:
+    """How many records ``seen`` covers, and COMPACT's arguments; refuses, before any
+    write, a ``seen`` that cannot prove the head is unchanged."""
+    check_count("keep_last", keep_last)
     if isinstance(seen, History):
+        if not seen.whole:
+            raise ValueError(
+                "compact(seen=history) needs the whole history: get_history(session_id, limit=None)"
+            )
         tail = [seen.first_raw, seen.last_raw]
         count = len(seen)
-    else:
+    elif isinstance(seen, int) and not isinstance(seen, bool):
+        check_count("seen", seen)
+        if max_messages:
+            raise ValueError(
+                "compact(seen=<count>) is unsafe with max_messages (a window trim moves the "
+                "head); pass the History that get_history(limit=None) returned"
+            )
         tail = []
-        count = int(seen)  # type: ignore[arg-type]
-    return [
+        count = seen
+    else:
+        raise TypeError(
+            "compact(seen=...) takes the History that get_history(limit=None) returned "
+            "(a copy or slice cannot prove the head is unchanged) or a count"
+        )
+    return count, [
         str(keep_last).encode(),
         str(count).encode(),
         encode(summary),
@@ -349,14 +347,34 @@ def compact_args(
     ]
 
 
+def compact_result(key: str, count: int, replaced: int) -> int:
+    """COMPACT's answer: how many records were replaced, or CompactionConflict."""
+    if replaced < 0:
+        raise CompactionConflict(
+            f"key {key!r}: the session no longer starts with the {count} messages "
+            "that were read; another compaction or a window trim moved its head: "
+            "re-read and retry"
+        )
+    return replaced
+
+
 def history_start(limit: int | None) -> int | None:
     """The LRANGE start for ``get_history(limit)``; ``None`` when nothing is asked for."""
     if limit is None:
         return 0
-    _check_count("limit", limit)
+    check_count("limit", limit)
     if limit == 0:
         return None
     return -limit
+
+
+def history_of(key: str, raws: list[bytes], start: int) -> History:
+    """The :class:`History` of the records ``LRANGE key start -1`` returned."""
+    return History(
+        decode_records(key, raws, negative_index=start < 0),
+        raws,
+        whole=start == 0 or len(raws) < -start,
+    )
 
 
 def decode_records(key: str, raws: list[bytes], *, negative_index: bool = False) -> list[Message]:

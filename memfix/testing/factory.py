@@ -39,13 +39,15 @@ FactoryFor = Callable[[str], StoreFactory]
 
 @dataclass(frozen=True)
 class RedisStoreFactory:
-    """A picklable factory of :class:`RedisMemoryStore` on one server URL."""
+    """A picklable factory of :class:`RedisMemoryStore` on one server URL
+    (a cluster node's URL with ``cluster=True``: the stores use a ``RedisCluster``)."""
 
     url: str
     #: RedisMemoryStore claims the whole contract.
     capabilities: ClassVar[Capabilities] = Capabilities()
+    cluster: bool = False
 
     def __call__(
         self, *, ttl: float | None = None, max_messages: int | None = None
     ) -> RedisMemoryStore:
-        return RedisMemoryStore(self.url, ttl=ttl, max_messages=max_messages)
+        return RedisMemoryStore(self.url, ttl=ttl, max_messages=max_messages, cluster=self.cluster)

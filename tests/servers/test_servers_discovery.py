@@ -176,7 +176,7 @@ def test_connect_existing_refuses_a_non_empty_database() -> None:
 
 
 def test_connect_existing_unreachable() -> None:
-    from memfix.servers.server import free_port
+    from memfix.servers.plumbing import free_port
 
     with pytest.raises(ServerError, match="cannot use server"):
         connect_existing(f"redis://127.0.0.1:{free_port()}")

@@ -22,7 +22,7 @@ from memfix.servers import (
     default_spec,
     rdb_header,
 )
-from memfix.servers.server import sweep_stale
+from memfix.servers.plumbing import sweep_stale
 
 
 def _pid_alive(pid: int) -> bool:

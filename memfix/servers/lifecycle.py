@@ -1,5 +1,4 @@
-"""The running-server handle shared by every backend, and the start/stop logic of the
-servers memfix launches itself (local processes and containers).
+"""Starting and stopping the servers memfix launches itself (processes and containers).
 
 A backend only supplies process primitives (spawn, has-exited, wait, hard-kill); the
 protocol is the same everywhere: pick a free loopback port, start the server with its
@@ -13,204 +12,43 @@ from __future__ import annotations
 import abc
 import atexit
 import contextlib
-import os
 import shutil
-import socket
-import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, ClassVar, TypeVar
-
-import redis
+from typing import ClassVar, TypeVar
 
 from .errors import ServerError, ServerStartError
+from .handle import Server
+from .plumbing import (
+    DUMP_NAME,
+    HOST,
+    LOG_NAME,
+    free_port,
+    log_tail,
+    make_temp_dir,
+    pings,
+    raw_command,
+    read_from,
+)
 from .spec import Persistence, ServerSpec
 
-__all__ = ["LOG_NAME", "ManagedServer", "Server"]
+__all__ = ["ManagedServer"]
 
-HOST = "127.0.0.1"
-DUMP_NAME = "dump.rdb"
-LOG_NAME = "memfix-server.log"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 PORT_ATTEMPTS = 8
+#: A cluster node also binds its bus on port + 10000 (Redis 6.2 has no --cluster-port).
+CLUSTER_BUS_OFFSET = 10000
+# Readiness is polled every 0.2 ms for the first 0.2 s (a server is up in 3-40 ms:
+# a coarser or growing interval adds up to half an interval to every start), then
+# less often, so a slow start does not spin.
+_FINE_POLL_S = 0.0002
+_FINE_WINDOW_S = 0.2
+_COARSE_POLL_S = 0.01
 _READY = b"Ready to accept connections"
 _PORT_TAKEN = b"Address already in use"
-
-
-_swept = False
-
-
-def temp_root() -> Path:
-    """A per-user directory for servers' temporary data dirs (easy to find and clean)."""
-    global _swept
-    root = Path(tempfile.gettempdir()) / f"memfix-servers-{os.getuid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
-    if not _swept:
-        _swept = True
-        sweep_stale(root)
-    return root
-
-
-def make_temp_dir() -> Path:
-    """A private data dir named after this process, so that leftovers can be swept."""
-    return Path(tempfile.mkdtemp(prefix=f"srv-{os.getpid()}-", dir=temp_root()))
-
-
-def sweep_stale(root: Path) -> None:
-    """Remove data dirs of processes that died without cleaning up (SIGKILL, OOM)."""
-    for entry in root.glob("srv-*-*"):
-        pid = entry.name.split("-")[1]
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except PermissionError:
-            pass
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now (the server may still lose a race for it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def raw_command(port: int, command: bytes, *, host: str = HOST, timeout: float = 1.0) -> bytes:
-    """Send one inline command and return the first reply line (b"" if the server closed).
-
-    Raw sockets keep readiness polling and SHUTDOWN cheap: redis-py's client retries
-    for seconds when the server goes away, which is exactly what SHUTDOWN does.
-    """
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(command + b"\r\n")
-        reply = b""
-        while not reply.endswith(b"\r\n"):
-            try:
-                chunk = sock.recv(4096)
-            except ConnectionResetError:
-                return reply
-            if not chunk:
-                break
-            reply += chunk
-        return reply
-
-
-def _pings(port: int) -> bool:
-    try:
-        return raw_command(port, b"PING", timeout=0.5).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _read_from(path: Path, offset: int) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read()
-    except FileNotFoundError:
-        return b""
-
-
-def _tail(text: bytes, lines: int = 8) -> str:
-    kept = text.decode("utf-8", "replace").strip().splitlines()[-lines:]
-    return "\n".join("  " + line for line in kept) if kept else "  (empty log)"
-
-
-class Server(abc.ABC):
-    """A running Redis/Valkey server: where it listens and how to talk to it.
-
-    ``client`` is a shared ``redis.Redis`` (bytes replies) that is replaced after
-    ``restart()`` because the port may change; use ``new_client()`` for more.
-    """
-
-    def __init__(
-        self, spec: ServerSpec, persistence: Persistence, data_dir: Path, host: str, port: int
-    ) -> None:
-        self.spec = spec
-        self.persistence = persistence
-        self.data_dir = data_dir
-        self.host = host
-        self.port = port
-        self._client: redis.Redis | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host}:{self.port}"
-
-    @property
-    def client(self) -> redis.Redis:
-        if self._client is None:
-            self._client = self.new_client()
-        return self._client
-
-    def new_client(self, **kwargs: Any) -> redis.Redis:
-        """A new client for this server; keyword arguments go to ``redis.Redis.from_url``."""
-        kwargs.setdefault("decode_responses", False)
-        kwargs.setdefault("socket_connect_timeout", 5)
-        return redis.Redis.from_url(self.url, **kwargs)
-
-    def _drop_client(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                self._client.close()
-            self._client = None
-
-    def info(self) -> dict[str, Any]:
-        """``INFO server`` as a dict (redis_version, valkey_version, process_id, ...)."""
-        result: dict[str, Any] = self.client.info("server")
-        return result
-
-    def save_rdb(self, dest: Path) -> Path:
-        """Run SAVE and copy the dump out to ``dest`` (how goldens are recorded)."""
-        self.client.save()
-        source = self._dump_file()
-        if not source.is_file():
-            raise ServerError(f"{self.spec.id}: SAVE wrote no file at {source}")
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
-        return dest
-
-    def _dump_file(self) -> Path:
-        return self.data_dir / DUMP_NAME
-
-    @property
-    @abc.abstractmethod
-    def is_running(self) -> bool: ...
-
-    @abc.abstractmethod
-    def restart(self) -> None:
-        """Stop (gracefully, so RDB persistence saves) and start again on the same data."""
-
-    @abc.abstractmethod
-    def kill(self) -> None:
-        """Kill without warning, like a crash (idempotent); ``restart()`` brings it back."""
-
-    @abc.abstractmethod
-    def stop(self) -> None:
-        """Stop for good and release resources (idempotent)."""
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        state = "running" if self.is_running else "stopped"
-        return f"<{type(self).__name__} {self.spec.id} {self.url} {state}>"
-
 
 _S = TypeVar("_S", bound="ManagedServer")
 
@@ -222,10 +60,17 @@ class ManagedServer(Server):
     _live_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
-        self, spec: ServerSpec, persistence: Persistence, data_dir: Path, owns_dir: bool
+        self,
+        spec: ServerSpec,
+        persistence: Persistence,
+        data_dir: Path,
+        owns_dir: bool,
+        server_args: Sequence[str] = (),
     ) -> None:
         super().__init__(spec, persistence, data_dir, HOST, 0)
         self._owns_dir = owns_dir
+        self._extra_args = list(server_args)
+        self._bus_offset = CLUSTER_BUS_OFFSET if "--cluster-enabled" in self._extra_args else 0
         self._up = False
         self._closed = False
 
@@ -262,11 +107,12 @@ class ManagedServer(Server):
         persistence: Persistence,
         dump: Path | None,
         data_dir: Path | None,
+        server_args: Sequence[str] = (),
     ) -> _S:
         owns_dir = data_dir is None
         directory = make_temp_dir() if data_dir is None else data_dir
         directory.mkdir(parents=True, exist_ok=True)
-        server = cls(spec, persistence, directory.resolve(), owns_dir)
+        server = cls(spec, persistence, directory.resolve(), owns_dir, server_args)
         try:
             if dump is not None:
                 shutil.copyfile(dump, server.data_dir / DUMP_NAME)
@@ -299,10 +145,12 @@ class ManagedServer(Server):
         log = self.data_dir / LOG_NAME
         with self._live_lock:
             self._live.add(self)
+        prefer = self.port  # a restart keeps its address when it can (cluster peers know it)
         for _ in range(PORT_ATTEMPTS):
-            port = free_port()
+            port = free_port(also=self._bus_offset, prefer=prefer)
+            prefer = 0
             offset = log.stat().st_size if log.exists() else 0
-            self._spawn(self._base_args(port) + persistence_args)
+            self._spawn(self._base_args(port) + persistence_args + self._extra_args)
             if self._await_ready(port, log, offset):
                 self.port = port
                 self._up = True
@@ -311,29 +159,35 @@ class ManagedServer(Server):
         raise ServerStartError(f"{self.spec.id}: no free port after {PORT_ATTEMPTS} attempts")
 
     def _await_ready(self, port: int, log: Path, offset: int) -> bool:
-        """True when ready; False when the port was taken (retry); raises otherwise."""
-        deadline = time.monotonic() + START_TIMEOUT
-        delay = 0.001
+        """True when ready; False when the port was taken (retry); raises otherwise.
+
+        The log line proves that *this* server bound the port (another xdist
+        worker's server may answer a PING on it); the PING that the server
+        answers, not just accepts, proves it is serving.
+        """
+        start = time.monotonic()
+        deadline = start + START_TIMEOUT
         while True:
-            if _READY in _read_from(log, offset) and _pings(port):
+            if _READY in read_from(log, offset) and pings(port):
                 return True
             if self._has_exited():
-                text = _read_from(log, offset) + self._exit_output()
+                text = read_from(log, offset) + self._exit_output()
                 self._hard_kill()
                 if _PORT_TAKEN in text:
                     return False
                 raise ServerStartError(
-                    f"{self.spec.id} exited during start{self._where()}; log tail:\n{_tail(text)}"
+                    f"{self.spec.id} exited during start{self._where()}; log tail:\n"
+                    f"{log_tail(text)}"
                 )
-            if time.monotonic() > deadline:
-                text = _read_from(log, offset) + self._exit_output()
+            now = time.monotonic()
+            if now > deadline:
+                text = read_from(log, offset) + self._exit_output()
                 self._hard_kill()
                 raise ServerStartError(
                     f"{self.spec.id} not ready after {START_TIMEOUT:.0f} s{self._where()}; "
-                    f"log tail:\n{_tail(text)}"
+                    f"log tail:\n{log_tail(text)}"
                 )
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+            time.sleep(_FINE_POLL_S if now - start < _FINE_WINDOW_S else _COARSE_POLL_S)
 
     def _where(self) -> str:
         # A private temp dir is removed on failure: only name a caller's directory.

@@ -1,0 +1,186 @@
+"""``AsyncRedisMemoryStore``: the same store for asyncio code (redis.asyncio).
+
+Same keys, same Lua scripts (``memfix.store._lua``), same argument building and
+decoding (the module-level functions of ``redis_store``): only the I/O is awaited,
+so the two stores cannot drift apart in what they write or how they read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
+
+from memfix import schemas
+from memfix.errors import CompactionConflict
+from memfix.model import Message
+from memfix.store import _lua
+from memfix.store.keys import KeyLayout
+from memfix.store.redis_store import (
+    BLIND_ATTEMPTS,
+    DEFAULT_DEDUPE_WINDOW,
+    History,
+    append_args,
+    append_options,
+    check_count,
+    compact_request,
+    compact_result,
+    history_of,
+    history_start,
+)
+
+__all__ = ["AsyncRedisMemoryStore"]
+
+
+class AsyncRedisMemoryStore:
+    """:class:`memfix.RedisMemoryStore` with every method a coroutine.
+
+    ``client`` is a ``redis.asyncio.Redis`` or ``redis.asyncio.cluster.RedisCluster``
+    (``decode_responses=False``), or a URL (a cluster node's with ``cluster=True``);
+    from a URL, up to 100 connections are opened and further concurrent calls wait.
+    Options and guarantees are those of :class:`memfix.RedisMemoryStore`.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis | AsyncRedisCluster | str,
+        *,
+        ttl: float | timedelta | None = None,
+        max_messages: int | None = None,
+        keys: KeyLayout | None = None,
+        dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
+        write_version: str | None = None,
+        cluster: bool = False,
+    ) -> None:
+        options = append_options(ttl, max_messages, dedupe_window)  # validate before connecting
+        self._append_options = options
+        self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
+        self._encode = schemas.message_encoder(write_version)
+        self._client: aioredis.Redis
+        if isinstance(client, str):
+            if cluster:
+                self._client = AsyncRedisCluster.from_url(client)  # type: ignore[assignment]
+            else:  # more concurrent calls than connections wait for one instead of failing
+                pool = aioredis.BlockingConnectionPool.from_url(client, max_connections=100)
+                self._client = aioredis.Redis.from_pool(pool)
+            self._owns_client = True
+        else:
+            if client.get_connection_kwargs().get("decode_responses"):
+                raise ValueError(
+                    "AsyncRedisMemoryStore needs a client with decode_responses=False: "
+                    "records are bytes (msgpack in later schema versions)"
+                )
+            self._client = client  # type: ignore[assignment]
+            self._owns_client = False
+        self.keys = keys or KeyLayout()
+        self._append: AsyncScript = self._client.register_script(_lua.APPEND)
+        self._compact: AsyncScript = self._client.register_script(_lua.COMPACT)
+
+    @property
+    def client(self) -> aioredis.Redis:
+        return self._client
+
+    async def append_message(self, session_id: str, msg: Message) -> None:
+        await self.append_messages(session_id, [msg])
+
+    async def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        batch = list(msgs)
+        if batch:
+            args = append_args(self._append_options, batch, self._encode)
+            await self._run(self._append, self.keys.messages(session_id), args)
+
+    async def _run(self, script: AsyncScript, key: str, args: list[bytes]) -> Any:
+        try:
+            return await self._client.evalsha(script.sha, 1, key, *args)
+        except NoScriptError:
+            await self._client.script_load(script.script)
+            return await self._client.evalsha(script.sha, 1, key, *args)
+
+    async def get_history(self, session_id: str, limit: int | None = 100) -> History:
+        start = history_start(limit)
+        if start is None:
+            return History([], [], whole=False)
+        key = self.keys.messages(session_id)
+        raws: list[bytes] = await self._client.lrange(key, start, -1)  # type: ignore[assignment]
+        return history_of(key, raws, start)
+
+    async def count(self, session_id: str) -> int:
+        return int(await self._client.llen(self.keys.messages(session_id)))
+
+    async def sessions(self) -> list[str]:
+        """Every session id, from a SCAN of every master on a cluster."""
+        found: set[str] = set()
+        async for key in self._client.scan_iter(match=self.keys.pattern, count=1000, _type="list"):
+            session = self.keys.session_of(key.decode("utf-8", "surrogateescape"))
+            if session is not None:
+                found.add(session)
+        return sorted(found)
+
+    async def delete_session(self, session_id: str) -> bool:
+        key = self.keys.messages(session_id)
+        try:  # the id set memfix kept before deduplicating in the list itself
+            legacy = [self.keys.companion(session_id, "ids")]
+        except ValueError:  # a session id no cluster slot could share with a companion
+            legacy = []
+        return bool(await self._client.unlink(key, *legacy))
+
+    async def compact(
+        self,
+        session_id: str,
+        keep_last: int,
+        summary: Message,
+        *,
+        seen: Sequence[Message] | int | None = None,
+    ) -> int:
+        """See :meth:`memfix.RedisMemoryStore.compact` (a blind compaction reads first)."""
+        check_count("keep_last", keep_last)
+        if seen is not None:
+            return await self._compact_seen(session_id, keep_last, summary, seen)
+        for attempt in range(BLIND_ATTEMPTS):
+            try:
+                history = await self.get_history(session_id, limit=None)
+                return await self._compact_seen(session_id, keep_last, summary, history)
+            except CompactionConflict:
+                if attempt == BLIND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _compact_seen(
+        self, session_id: str, keep_last: int, summary: Message, seen: Sequence[Message] | int
+    ) -> int:
+        key = self.keys.messages(session_id)
+        count, args = compact_request(
+            keep_last, seen, summary, self._ttl_ms, self._max_messages, self._encode
+        )
+        return compact_result(key, count, int(await self._run(self._compact, key, args)))
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def initialize(self) -> None:
+        """Load a cluster client's slot map and the scripts now (``async with`` does it),
+        so that many tasks starting at once do not all race to do it on first use
+        (redis-py's async ``RedisCluster`` fails under that race)."""
+        if isinstance(self._client, AsyncRedisCluster):
+            await self._client.initialize()
+        for script in (self._append, self._compact):
+            await self._client.script_load(script.script)
+
+    async def __aenter__(self) -> AsyncRedisMemoryStore:
+        await self.initialize()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
