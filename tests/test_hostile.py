@@ -145,9 +145,9 @@ def nested(depth: int) -> bytes:
     return b'{"format": "memfix-golden/1", "x": ' + b"[" * depth + b"]" * depth + b"}"
 
 
-def relabel_records_as_14(g: Path) -> None:
-    """Every 1.0 record re-encoded as 1.4 and resealed, counts included: the RDB still
-    holds the 1.0 records, so the json and rdb restores disagree."""
+def relabel_records_as_current(g: Path) -> None:
+    """Every 1.0 record re-encoded in the current version and resealed, counts included:
+    the RDB still holds the 1.0 records, so the json and rdb restores disagree."""
     from memfix import schemas
 
     def change(dump: dict) -> None:  # type: ignore[type-arg]
@@ -158,7 +158,7 @@ def relabel_records_as_14(g: Path) -> None:
 
     edit_dump(g, change)
     m = manifest(g)
-    m["counts"]["records_by_version"] = {"1.4": m["counts"]["messages"]}
+    m["counts"]["records_by_version"] = {schemas.CURRENT_VERSION: m["counts"]["messages"]}
     write_manifest(g, m)
 
 
@@ -413,7 +413,7 @@ CASES = [
         lambda g: edit_dump(g, lambda d: d.update(format="memfix-dump/7")),
         "dump format 'memfix-dump/7'",
     ),
-    Case("dump-records-relabelled", relabel_records_as_14, "rdb restore differs from dump.json"),
+    Case("dump-records-relabelled", relabel_records_as_current, "rdb restore differs from dump.json"),
     Case("dump-undecodable-record", undecodable_record, "'session:timeline:messages' index 1"),
     Case(
         "dump-symlink-outside",

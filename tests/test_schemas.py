@@ -55,7 +55,8 @@ def test_current_constants_derive_from_the_newest_module() -> None:
     """The fast path's header, role table and Message mapping follow the newest Record."""
     raw = schemas.encode_message(Message("tool", "x", 1.0, name="f", tool_call_id="c"))
     assert schemas._CURRENT_PREFIX is not None and raw.startswith(schemas._CURRENT_PREFIX)
-    assert schemas._CURRENT_PREFIX == b"\x99\xa31.4"  # 1.4: 9-element array, tag "1.4"
+    tag = schemas.CURRENT_VERSION.encode()
+    assert schemas._CURRENT_PREFIX == b"\x99\xa3" + tag  # 9-element array, the tag first
     assert schemas.unmapped_fields() == []  # every Message field is stored
 
 

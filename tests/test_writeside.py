@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import re
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -33,11 +34,11 @@ from memfix.goldens.writeside import (
 )
 from memfix.model import Message
 from memfix.store import _lua
-from memfix.store.redis_store import RedisMemoryStore
 from tests.test_record_verify import REPO
 
 SET = load_config(REPO).choose("memfix")
 CURRENT = schemas.CURRENT_VERSION
+PREVIOUS = list(schemas.RELEASED)[-2]
 
 
 def check_current_write_side(golden_set: GoldenSet = SET) -> WriteSideResult:
@@ -70,58 +71,60 @@ def _pickle_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
 
-def _rename_companion(monkeypatch: pytest.MonkeyPatch) -> None:
-    def keys(self: RedisMemoryStore, session_id: str) -> list[str]:
-        return [self.keys.messages(session_id), self.keys.companion(session_id, "seen")]
+def _rename_the_written_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The append script writes under another key name (a "cleaner" layout)."""
+    assert "KEYS[1]" in _lua.APPEND
+    monkeypatch.setattr(_lua, "APPEND", _lua.APPEND.replace("KEYS[1]", "(KEYS[1] .. ':v2')"))
 
-    monkeypatch.setattr(RedisMemoryStore, "_keys", keys)
+
+_PEXPIRE = re.compile(r"^ *redis\.call\('PEXPIRE', KEYS\[1\], ttl\)\n", re.MULTILINE)
 
 
-def _drop_ttl_of_the_id_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    line = "  redis.call('PEXPIRE', KEYS[2], ttl)\nend\nreturn #fresh"
-    assert line in _lua.APPEND
-    monkeypatch.setattr(_lua, "APPEND", _lua.APPEND.replace(line, "end\nreturn #fresh"))
+def _drop_the_ttl(monkeypatch: pytest.MonkeyPatch) -> None:
+    script, dropped = _PEXPIRE.subn("", _lua.APPEND)
+    assert dropped == 2  # the single-record and the batch branch
+    monkeypatch.setattr(_lua, "APPEND", script)
 
 
 WRITER_CHANGES = {
     "pickle": (
         _pickle_writer,
         [
-            "key 'session:timeline:messages' index 20: record now starts b'\\x80\\x04' "
-            "(pickle?) where the golden has b'\\x99\\xa31.4' (msgpack)",
+            "record now starts b'\\x80\\x04' (pickle?) where the golden has "
+            f"b'\\x99\\xa3{CURRENT}' (msgpack)",
             "the current code cannot read what it just wrote: key 'session:timeline:messages' "
-            "index 20",
+            "index ",
         ],
     ),
     "nfc-on-write": (
         _normalised(lambda s: unicodedata.normalize("NFC", s)),
         [
-            "key 'session:v1.4-unicode:messages' index 3: msgpack record differs from byte",
-            "session 'v1.4-unicode': message 3 field 'content' differs at char 11",
+            f"key 'session:v{CURRENT}-unicode:messages' index 3: msgpack record differs from byte",
+            f"session 'v{CURRENT}-unicode': message 3 field 'content' differs at char 11",
         ],
     ),
     "collapse-whitespace-on-write": (
         _normalised(lambda s: " ".join(s.split())),
-        ["session 'v1.4-unicode': message 4 field 'content'"],
+        [f"session 'v{CURRENT}-unicode': message 4 field 'content'"],
     ),
     "truncate-on-write": (
         _normalised(lambda s: s[:60_000]),
         [
-            "key 'session:v1.4-large:messages' index 1: msgpack record differs from byte",
-            "session 'v1.4-large': message 1 field 'content' is now 60000 chars where the "
+            f"key 'session:v{CURRENT}-large:messages' index 1: msgpack record differs from byte",
+            f"session 'v{CURRENT}-large': message 1 field 'content' is now 60000 chars where the "
             "golden has 65536",
         ],
     ),
-    "companion-renamed": (
-        _rename_companion,
+    "key-renamed-on-write": (
+        _rename_the_written_key,
         [
-            "key '{session:v1.4-retried:messages}:ids' is now written as "
-            "'{session:v1.4-retried:messages}:seen'"
+            f"key 'session:v{CURRENT}-batch:messages' is now written as "
+            f"'session:v{CURRENT}-batch:messages:v2'"
         ],
     ),
     "ttl-dropped": (
-        _drop_ttl_of_the_id_set,
-        ["TTL no longer set on '{session:v1.4-ttl:messages}:ids'"],
+        _drop_the_ttl,
+        [f"TTL no longer set on 'session:v{CURRENT}-ttl:messages'"],
     ),
 }
 
@@ -141,9 +144,9 @@ def test_a_writer_change_fails_naming_key_and_what_changed(
 
 
 def test_ttl_dropped_is_the_only_difference(monkeypatch: pytest.MonkeyPatch) -> None:
-    _drop_ttl_of_the_id_set(monkeypatch)
+    _drop_the_ttl(monkeypatch)
     result = check_current_write_side()
-    assert result.lines == ("TTL no longer set on '{session:v1.4-ttl:messages}:ids'",)
+    assert result.lines == (f"TTL no longer set on 'session:v{CURRENT}-ttl:messages'",)
 
 
 def test_without_byte_stability_only_keys_and_sessions_are_compared(
@@ -152,10 +155,10 @@ def test_without_byte_stability_only_keys_and_sessions_are_compared(
     """A format that does not promise byte-stable output still fails on meaning."""
     _normalised(lambda s: " ".join(s.split()))(monkeypatch)
     goldens = {str(g.version): g for g in SET.goldens()}
-    result = check_write_side(Unstable(), goldens[CURRENT], goldens["1.3"])
+    result = check_write_side(Unstable(), goldens[CURRENT], goldens[PREVIOUS])
     assert not result.ok and result.records == 0
     assert not any("record differs" in line for line in result.lines)
-    assert any(line.startswith("session 'v1.4-unicode': message 4") for line in result.lines)
+    assert any(line.startswith(f"session 'v{CURRENT}-unicode': message 4") for line in result.lines)
 
 
 class Unstable:

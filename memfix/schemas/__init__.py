@@ -493,12 +493,16 @@ def decode_as(raw: bytes, reader: str) -> msgspec.Struct:
     return record  # type: ignore[no-any-return]
 
 
-def message_encoder(version: str | None = None) -> Callable[[Message], bytes]:
+def message_encoder(
+    version: str | None = None, *, lossless: bool = True
+) -> Callable[[Message], bytes]:
     """The function that stores a Message as ``version`` (default: the current one).
 
     An older version is written by downcasting the current Record step by step
     (:mod:`memfix.schemas.downcast`); a message it cannot represent losslessly
-    raises ``ValueError`` naming the field, before anything is written.
+    raises ``ValueError`` naming the field, before anything is written. With
+    ``lossless=False`` such fields are dropped instead, as that release's own
+    writer would never have had them (how memfix.testing models old releases).
     """
     if version is None or version == CURRENT_VERSION:
         return encode_message
@@ -518,6 +522,8 @@ def message_encoder(version: str | None = None) -> Callable[[Message], bytes]:
             raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
         current = _from_message(message)
         encoded: bytes = module.encode(down(current))
+        if not lossless:
+            return encoded
         # Read it back as the new code will and compare: what the old version
         # cannot hold (a field, a role, a nested value) must not be dropped silently.
         try:

@@ -36,37 +36,27 @@ def _check(version: str) -> None:
 
 def encode_as(message: Message, version: str) -> bytes:
     """``message`` as release ``version`` would store it (fields it lacks dropped)."""
-    if version == schemas.CURRENT_VERSION:
-        return schemas.encode_message(message)
-    module = schemas.RELEASED[version]
-    fields = set(module.Record.__struct_fields__)
-    data = msgspec.to_builtins(message)
-    data["ts_ms"] = round(message.timestamp * 1000)
-    record = msgspec.convert({k: v for k, v in data.items() if k in fields}, module.Record)
-    encoded: bytes = module.encode(record)
-    return encoded
+    return schemas.message_encoder(version, lossless=False)(message)
 
 
 def decode_up_to(raw: bytes, version: str) -> Message:
     """Decode ``raw`` as release ``version``'s reader would: newer records fail."""
     if version == schemas.CURRENT_VERSION:
         return schemas.decode_record(raw)
-    found = schemas.detect_version(raw)
-    if found is None or found not in _CHAIN[: _CHAIN.index(version) + 1]:
-        raise SchemaError(
-            f"schema version {found} is unknown to release {version}", raw, version=found
-        )
-    module = schemas.RELEASED[found]
-    try:
-        record: Any = module.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise SchemaError(str(exc), raw, version=found) from None
-    for later in _CHAIN[_CHAIN.index(found) + 1 : _CHAIN.index(version) + 1]:
-        record = schemas.RELEASED[later].upcast(record)
-    data = msgspec.to_builtins(record)
+    data = msgspec.to_builtins(schemas.decode_as(raw, version))
+    if isinstance(data, list):  # an array-like record: its fields in order, the tag first
+        fields = schemas.RELEASED[version].Record.__struct_fields__
+        data = dict(zip(fields, data[1:], strict=True))
     data.pop("v", None)
     if "ts_ms" in data:
         data["timestamp"] = data.pop("ts_ms") / 1000
+    if isinstance(data.get("role"), int):
+        data["role"] = schemas.RELEASED[version].Role(data["role"]).name
+    calls = data.get("tool_calls") or []
+    data["tool_calls"] = [
+        dict(zip(("id", "name", "arguments"), c, strict=False)) if isinstance(c, list) else c
+        for c in calls
+    ]
     return msgspec.convert(data, Message)
 
 
