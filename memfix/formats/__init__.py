@@ -1,1 +1,1 @@
-"""Formats: kinds of stored chat memory that goldens can guard (memfix's own and the frameworks')."""
+"""Formats: the kinds of stored chat memory that goldens guard (memfix's own, the frameworks')."""

@@ -32,6 +32,7 @@ __all__ = [
     "installed_version",
     "jsonable",
     "keys_matching",
+    "library_format",
     "major_minor",
 ]
 
@@ -73,6 +74,7 @@ class LibraryFormat:
     name: str
     distribution: str  # the package whose release line names the golden
     packages: tuple[str, ...]  # every distribution whose exact version a manifest records
+    requirements: tuple[str, ...]  # what an isolated environment installs besides the pins
     key_patterns: tuple[str, ...]
 
     @property
@@ -137,3 +139,23 @@ def build(cls: Any, **kwargs: Any) -> Any:
 def jsonable(value: Any) -> Any:
     """Plain JSON builtins (datetimes and other scalars as their ``str``)."""
     return json.loads(json.dumps(value, default=str, sort_keys=True))
+
+
+#: The built-in library formats, by name (imported only when asked for).
+LIBRARY_FORMATS = {
+    "langchain": ("memfix.formats.langchain", "langchain"),
+    "llama-index": ("memfix.formats.llama_index", "llama_index"),
+    "pydantic-ai": ("memfix.formats.pydantic_ai", "pydantic_ai"),
+}
+
+
+def library_format(name: str) -> LibraryFormat:
+    """The built-in library format called ``name`` (a one-line MemfixError otherwise)."""
+    import importlib
+
+    if name not in LIBRARY_FORMATS:
+        known = ", ".join(LIBRARY_FORMATS)
+        raise MemfixError(f"unknown library format {name!r} (built-in: {known})")
+    module, attr = LIBRARY_FORMATS[name]
+    fmt: LibraryFormat = getattr(importlib.import_module(module), attr)
+    return fmt

@@ -107,6 +107,7 @@ class LangchainFormat(LibraryFormat):
     name = "langchain"
     distribution = "langchain-core"
     packages = ("langchain-core", "langchain-community", "redis")
+    requirements = ("langchain-core", "langchain-community")
     key_patterns = (PREFIX + "*",)
 
     def _history(self, client: redis.Redis, session_id: str, ttl: int | None = None) -> Any:

@@ -55,7 +55,7 @@ def _messages() -> list[Any]:
         role: str, content: str | None = None, blocks: list[Any] | None = None, **extra: Any
     ) -> Any:
         real = [b for b in (blocks or []) if b is not None]
-        fields = getattr(ChatMessage, "model_fields", None) or ChatMessage.__fields__
+        fields: Any = getattr(ChatMessage, "model_fields", None) or ChatMessage.__fields__
         if real and "blocks" in fields:
             return ChatMessage(role=MessageRole(role), blocks=real, **extra)
         return ChatMessage(role=MessageRole(role), content=content, **extra)
@@ -115,6 +115,7 @@ class LlamaIndexFormat(LibraryFormat):
     name = "llama-index"
     distribution = "llama-index-storage-chat-store-redis"
     packages = ("llama-index-storage-chat-store-redis", "llama-index-core", "redis")
+    requirements = ("llama-index-storage-chat-store-redis", "llama-index-core")
 
     def __init__(self, key_prefix: str = "llama_chat:") -> None:
         self.key_prefix = key_prefix

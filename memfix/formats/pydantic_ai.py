@@ -78,7 +78,7 @@ def _usage(**tokens: Any) -> Any:
             details=tokens.get("details") or {},
         )
     return build(
-        usage.Usage,
+        getattr(usage, "Usage"),  # noqa: B009 - gone since 0.7.3, so not in the stubs
         requests=1,
         request_tokens=tokens["input"],
         response_tokens=tokens["output"],
@@ -210,6 +210,7 @@ class PydanticAIFormat(LibraryFormat):
     name = "pydantic-ai"
     distribution = "pydantic-ai-slim"
     packages = ("pydantic-ai-slim", "pydantic", "pydantic-core", "redis")
+    requirements = ("pydantic-ai-slim",)
     key_patterns = (PREFIX + "*",)
 
     def write_scenario(self, client: redis.Redis, version: str) -> None:

@@ -44,6 +44,9 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     counts: Counts
     scenario: ScenarioInfo
     files: dict[str, str]  # file name -> sha256 hex
+    # Library formats: exact versions of the distributions that wrote the golden
+    # (the whole isolated environment for goldens recorded with older releases).
+    packages: dict[str, str] | None = None
 
     def encode(self) -> bytes:
         return encode_canonical(self)
