@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from memfix import __version__
+from memfix.formats._library import LIBRARY_FORMATS
 
 _GOLDENS_HELP = "Directory holding golden/<version>/ (env MEMFIX_GOLDENS; default ./golden)."
 
@@ -83,7 +84,20 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--version", "version", required=True, help="Schema version to record, e.g. 1.4.")
+@click.option("--version", "version", help="Schema version to record, e.g. 1.4.")
+@click.option(
+    "--format",
+    "library",
+    type=click.Choice(sorted(LIBRARY_FORMATS)),
+    help="Record a built-in library format into golden/FORMAT/<library MAJOR.MINOR>/.",
+)
+@click.option(
+    "--with",
+    "pins",
+    multiple=True,
+    help="With --format: run the scenario with this release, in a cached isolated "
+    "environment, e.g. --with 'langchain-core==0.3.*' (repeatable).",
+)
 @click.option(
     "--server",
     "server",
@@ -93,7 +107,15 @@ def main() -> None:
 @click.option("--fresh", is_flag=True, help="Do not restore the previous golden's data first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_goldens_option
-def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_dir: Path) -> None:
+def record(
+    version: str | None,
+    library: str | None,
+    pins: tuple[str, ...],
+    server: str | None,
+    fresh: bool,
+    quiet: bool,
+    goldens_dir: Path,
+) -> None:
     """Record the goldens of a new release into golden/VERSION/.
 
     Starts a fresh server, restores the previous golden's data (a golden holds
@@ -106,6 +128,11 @@ def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_d
     from memfix.servers import select_spec
 
     spec = select_spec(server) if server else None
+    if library is not None or pins:
+        _record_library(library, pins, spec, goldens_dir, quiet)
+        return
+    if version is None:
+        raise click.UsageError("--version is required (or --format for a library format)")
     golden = record_golden(version, goldens_dir, spec=spec, fresh=fresh, progress=_progress(quiet))
     c = golden.manifest.counts
     by_version = ", ".join(f"{v}: {n}" for v, n in c.records_by_version.items())
@@ -113,6 +140,21 @@ def record(version: str, server: str | None, fresh: bool, quiet: bool, goldens_d
         f"recorded {golden.path}: {c.keys} keys, {c.sessions} sessions, {c.messages} messages "
         f"({by_version}) on {golden.manifest.server.id} ({golden.manifest.server.rdb_header})"
     )
+
+
+def _record_library(
+    library: str | None, pins: tuple[str, ...], spec: Any, goldens_dir: Path, quiet: bool
+) -> None:
+    from memfix.formats._library import library_format
+    from memfix.goldens.library import record_with
+
+    if library is None:
+        raise click.UsageError("--with needs --format (which library format to record)")
+    golden = record_with(library, goldens_dir / library, pins, spec=spec, progress=_progress(quiet))
+    packages = golden.manifest.packages or {}
+    shaping = {p.lower() for p in library_format(library).packages}
+    fmt_pkgs = ", ".join(f"{p} {v}" for p, v in packages.items() if p.lower() in shaping)
+    click.echo(f"recorded {golden.path} with {fmt_pkgs} on {golden.manifest.server.id}")
 
 
 @main.command()

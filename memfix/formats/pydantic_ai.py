@@ -221,8 +221,9 @@ class PydanticAIFormat(LibraryFormat):
         details; then a second run."""
         history = RedisMessageHistory(client, "conversation-kinds")
         with warnings.catch_warnings():
-            # Newer releases deprecate parts that older ones need (RetryPromptPart).
-            warnings.simplefilter("ignore", DeprecationWarning)
+            # Newer releases deprecate parts that older ones need (RetryPromptPart),
+            # with a warning class of their own (a UserWarning).
+            warnings.simplefilter("ignore")
             runs = _runs()
         for run in runs:
             history.append_run(run)
