@@ -93,14 +93,36 @@ def _one_line(text: str, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _index_url() -> str:
+    return os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple/"
+
+
+def _index_reachable(url: str, timeout: float = 10.0) -> bool:
+    """Whether the index answers at all (any HTTP status counts as an answer)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _unreachable(requirements: Sequence[str], index: str) -> EnvError:
+    wanted = " ".join(requirements) or "memfix"
+    return EnvError(
+        f"cannot build the environment for {wanted}: the package index ({index}) "
+        "cannot be reached and no cached environment matches"
+    )
+
+
 def _pip_failure(requirements: Sequence[str], output: str) -> EnvError:
     wanted = " ".join(requirements) or "memfix"
     if any(marker in output for marker in _UNREACHABLE):
-        index = os.environ.get("PIP_INDEX_URL", "the configured index")
-        return EnvError(
-            f"cannot build the environment for {wanted}: the package index ({index}) "
-            "cannot be reached and no cached environment matches"
-        )
+        return _unreachable(requirements, _index_url())
     errors = [ln for ln in output.splitlines() if ln.startswith("ERROR:")]
     reason = _one_line(
         errors[0]
@@ -167,6 +189,9 @@ def ensure_env(requirements: Sequence[str], *, progress: Progress | None = None)
     if stamp.is_file():
         data = json.loads(stamp.read_text(encoding="utf-8"))
         return IsolatedEnv(target, reqs, data["packages"], checkout)
+    index = _index_url()
+    if not _index_reachable(index):  # fail in one line now, not after pip's retries
+        raise _unreachable(reqs, index)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".build-{target.name}-", dir=root))
     try:
