@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from memfix.formats._library import library_format
 from memfix.goldens import Golden
 from memfix.goldens.isolated import IsolatedEnv, ensure_env
 from memfix.goldens.restore import RestoreMode, restored_server
@@ -36,8 +37,13 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 # Releases of the era a golden was written in need the dependencies of that era:
 # newer opentelemetry-api dropped a module pydantic-ai 0.7 imports.
-PYDANTIC_AI_ERA = ("opentelemetry-api==1.36.0", "pydantic==2.11.*", "griffe<2", "pydantic-ai-slim")
-LLAMA_ERA = ("llama-index-core==0.10.*", "llama-index-storage-chat-store-redis")
+PYDANTIC_AI_ERA = ("opentelemetry-api==1.36.0", "pydantic==2.11.*", "griffe<2")
+LLAMA_ERA = ("llama-index-core==0.10.*",)
+
+
+def _env(name: str, *pins: str) -> IsolatedEnv:
+    """The environment ``memfix record --format NAME --with PIN...`` uses."""
+    return ensure_env([*pins, *library_format(name).requirements])
 
 
 def _read(env: IsolatedEnv, name: str, golden: Golden) -> dict[str, Any]:
@@ -54,8 +60,8 @@ def test_pydantic_ai_0_7_2_history_fails_validation_in_0_7_3(snapshot: SnapshotA
     """pydantic/pydantic-ai #2789: 0.7.3 made ``usage.details`` a required dict; stored
     responses whose details were ``None`` stopped validating (fixed by PR #2792)."""
     golden = Golden.open(GOLDEN / "pydantic-ai" / "0.7")
-    before = ensure_env(["pydantic-ai-slim==0.7.2", *PYDANTIC_AI_ERA])
-    broken = ensure_env(["pydantic-ai-slim==0.7.3", *PYDANTIC_AI_ERA])
+    before = _env("pydantic-ai", "pydantic-ai-slim==0.7.2", *PYDANTIC_AI_ERA)
+    broken = _env("pydantic-ai", "pydantic-ai-slim==0.7.3", *PYDANTIC_AI_ERA)
     expected = snapshot.use_extension(GoldenSnapshotExtension)(name="pydantic-ai-0.7-read-by-0.7.2")
     assert _view(_read(before, "pydantic-ai", golden)) == expected
     result = _read(broken, "pydantic-ai", golden)
@@ -69,8 +75,8 @@ def test_llama_index_0_1_2_history_loses_roles_in_0_1_3(snapshot: SnapshotAssert
     (and dropped tool calls); 0.1.3 parses stored messages as ChatMessage, which has no
     ``type`` field, so every old message comes back with the default role ``user``."""
     golden = Golden.open(GOLDEN / "llama-index" / "0.1")
-    before = ensure_env(["llama-index-storage-chat-store-redis==0.1.2", *LLAMA_ERA])
-    broken = ensure_env(["llama-index-storage-chat-store-redis==0.1.3", *LLAMA_ERA])
+    before = _env("llama-index", "llama-index-storage-chat-store-redis==0.1.2", *LLAMA_ERA)
+    broken = _env("llama-index", "llama-index-storage-chat-store-redis==0.1.3", *LLAMA_ERA)
     expected = snapshot.use_extension(GoldenSnapshotExtension)(name="llama-index-0.1-read-by-0.1.2")
     assert _view(_read(before, "llama-index", golden)) == expected
     after = _view(_read(broken, "llama-index", golden))
@@ -80,7 +86,7 @@ def test_llama_index_0_1_2_history_loses_roles_in_0_1_3(snapshot: SnapshotAssert
 
 
 def test_cached_environments_work_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    pins = ["pydantic-ai-slim==0.7.2", *PYDANTIC_AI_ERA]
+    pins = ["pydantic-ai-slim==0.7.2", *PYDANTIC_AI_ERA, "pydantic-ai-slim"]
     built = ensure_env(pins)
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/")
     started = time.perf_counter()

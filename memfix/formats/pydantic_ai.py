@@ -235,8 +235,35 @@ class PydanticAIFormat(LibraryFormat):
         for key in keys_matching(client, PREFIX + "*"):
             conversation = key[len(PREFIX) :]
             loaded = RedisMessageHistory(client, conversation).messages()
-            sessions[conversation] = json.loads(ModelMessagesTypeAdapter.dump_json(loaded))
+            try:
+                sessions[conversation] = json.loads(ModelMessagesTypeAdapter.dump_json(loaded))
+            except Exception:
+                # 0.7.x cannot re-serialize a validated ImageUrl (its init=False
+                # `_media_type` is never set); read the loaded objects field by field.
+                sessions[conversation] = [_fields(m) for m in loaded]
         return sessions
+
+
+def _fields(value: Any) -> Any:
+    """Public dataclass fields of loaded messages, recursively, as JSON builtins."""
+    import base64
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _fields(getattr(value, f.name, None))
+            for f in dataclasses.fields(value)
+            if not f.name.startswith("_")
+        }
+    if isinstance(value, (list, tuple)):
+        return [_fields(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _fields(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
 
 
 pydantic_ai = PydanticAIFormat()

@@ -82,7 +82,7 @@ def _env_key(requirements: Sequence[str], checkout: Path) -> str:
     ident = {
         "python": list(sys.version_info[:2]),
         "implementation": sys.implementation.name,
-        "requirements": sorted(requirements),
+        "requirements": sorted(set(requirements)),
         "memfix_dependencies": _memfix_dependencies(checkout),
     }
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
