@@ -11,7 +11,9 @@ Fixtures:
   (default set) or ``[chat-1.2-json-redis-7.0.15]``; gives a
   :class:`RestoredGolden`. Any golden problem (checksum, manifest claim,
   server refusing the RDB, a record the current code cannot read) is a short
-  test failure naming set, version and file, never a fixture error.
+  test failure naming set, version and file, never a fixture error. A set
+  whose format's library is not installed (``memfix[formats]``) is one
+  skipped test saying so.
 - ``memfix_snapshot``: a syrupy snapshot with one JSON file per set and version.
 - ``memfix_server`` / ``memfix_store``: a fresh server (and a store on it).
 
@@ -127,6 +129,7 @@ class _Session:
     specs: list[ServerSpec]
     pool: ServerPool
     cases: list[GoldenCase] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (set, why): library missing
 
 
 _KEY = pytest.StashKey["_Session"]()
@@ -165,12 +168,18 @@ def _load(config: pytest.Config) -> _Session:
     sets = [(s, s.select()) for s in chosen]  # a missing or empty set is a usage error
     queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
     specs = choose_servers(queries, every=True)
-    cases = [
-        case
-        for s, goldens in sets
-        for case in golden_cases(goldens, specs, s.format, id_prefix=s.id_prefix)
-    ]
-    return _Session(sets, specs, ServerPool(), cases)
+    from memfix.errors import MissingDependency
+
+    cases: list[GoldenCase] = []
+    skipped: list[tuple[str, str]] = []
+    for s, goldens in sets:
+        try:
+            fmt = s.format
+        except MissingDependency as exc:  # an optional library: skip its set, saying why
+            skipped.append((s.name, str(exc)))
+            continue
+        cases += golden_cases(goldens, specs, fmt, id_prefix=s.id_prefix)
+    return _Session(sets, specs, ServerPool(), cases, skipped)
 
 
 _PROBLEM = pytest.StashKey[str]()
@@ -179,14 +188,19 @@ _PROBLEM = pytest.StashKey[str]()
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "memfix_golden" not in metafunc.fixturenames:
         return
+    params: list[Any] = []
     try:
-        cases = _session(metafunc.config).cases
+        session = _session(metafunc.config)
+        params = [pytest.param(c, id=c.id) for c in session.cases]
+        params += [
+            pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"memfix: {why}"))
+            for name, why in session.skipped
+        ]
     except pytest.UsageError as exc:
         # Raised here it would be a collection error with a traceback; raised
         # after collection it is pytest's own one-line usage error.
         metafunc.config.stash[_PROBLEM] = str(exc)
-        cases = []
-    metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
+    metafunc.parametrize("memfix_golden", params, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config) -> None:
