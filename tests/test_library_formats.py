@@ -158,6 +158,17 @@ def test_record_with_a_writer_runs_the_scenario_in_the_other_environment(
         record("0.2", tmp_path / "other", fmt=fmt, golden_set="langchain", writer=writer)
 
 
+def test_a_writer_keeps_the_format_s_own_hooks(tmp_path: Path) -> None:
+    """Any format can be recorded through a writer; its record counts, JSON schema and
+    fingerprint stay its own, so the golden passes its own checks."""
+    fmt = resolve_format("memfix")
+    golden = record(fmt.current_version, tmp_path, fmt=fmt, writer=_here(fmt, "memfix"))
+    check_golden(golden, fmt)
+    assert "schema.json" in golden.manifest.files
+    assert golden.manifest.counts.records_by_version
+    assert golden.manifest.schema_module_sha256 is not None
+
+
 # -- goldens recorded before golden sets: read compatibly, still able to fail ----------
 
 

@@ -209,6 +209,10 @@ class IsolatedEnv:
         return result
 
 
+#: Optional Format members that do not run library code: taken from the wrapped format.
+_FORWARDED = frozenset({"record_version", "json_schema", "fingerprint", "byte_stable"})
+
+
 class IsolatedFormat:
     """A format's *current* code running against the library release pinned in an
     isolated environment: the writer ``memfix record --with PIN`` hands to
@@ -236,6 +240,12 @@ class IsolatedFormat:
         self.pins = tuple(pins)
         self._packages = packages
         self._project_root = project_root
+
+    def __getattr__(self, name: str) -> Any:
+        """The optional protocol members are the wrapped format's (its current code)."""
+        if name in _FORWARDED:
+            return getattr(self.fmt, name)
+        raise AttributeError(name)
 
     @property
     def label(self) -> str:
