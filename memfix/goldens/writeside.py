@@ -31,6 +31,7 @@ import redis
 
 from memfix import schemas
 from memfix.errors import GoldenError, MemfixError
+from memfix.formats import Version
 from memfix.goldens.dump import (
     Entry,
     HashEntry,
@@ -125,7 +126,7 @@ def check_current_write_side(
     manifest names. A missing golden is a GoldenError, never a pass."""
     version = version or schemas.CURRENT_VERSION
     goldens = {g.version: g for g in find_goldens(root)}
-    golden = goldens.get(version)
+    golden = goldens.get(Version.parse(version))
     if golden is None:
         have = ", ".join(goldens) or "none"
         raise GoldenError(
@@ -135,7 +136,7 @@ def check_current_write_side(
     previous_version = golden.manifest.scenario.previous_golden
     previous = None
     if previous_version is not None:
-        previous = goldens.get(previous_version)
+        previous = goldens.get(Version.parse(previous_version))
         if previous is None:
             raise GoldenError(
                 f"{golden.path / 'manifest.json'}: recorded over golden {previous_version}, "
@@ -228,9 +229,9 @@ class _Stop(Exception):
 
 
 def _memfix_scenario(client: redis.Redis, version: str) -> None:
-    from memfix.goldens.scenario import run_scenario
+    from memfix.formats.memfix_scenario import run_scenario
 
-    run_scenario(client, version)
+    run_scenario(client, Version.parse(version))
 
 
 def _memfix_sessions(client: redis.Redis) -> dict[str, list[Any]]:
