@@ -29,6 +29,8 @@ from memfix.snapshot import GoldenSnapshotExtension
 
 pytestmark = [
     pytest.mark.upstream,
+    # a cold build of two environments under a loaded CI run took 160 s (measured)
+    pytest.mark.timeout(900),
     pytest.mark.skipif(
         os.environ.get("MEMFIX_UPSTREAM") != "1",
         reason="installs older library releases into isolated envs (built once, then "
