@@ -169,6 +169,18 @@ def test_a_writer_keeps_the_format_s_own_hooks(tmp_path: Path) -> None:
     assert golden.manifest.schema_module_sha256 is not None
 
 
+@_needs("langchain")
+def test_recording_another_release_line_without_with_says_how(tmp_path: Path) -> None:
+    fmt = resolve_format("langchain")
+    with pytest.raises(
+        GoldenError,
+        match=r"writes version [\d.]+ \(record another release line "
+        r"with --with 'langchain-core==0\.2\.\*'\)",
+    ):
+        record("0.2", tmp_path, fmt=fmt, golden_set="langchain")
+    assert not list(tmp_path.iterdir())
+
+
 # -- goldens recorded before golden sets: read compatibly, still able to fail ----------
 
 

@@ -88,7 +88,7 @@ def record(
             )
         raise GoldenError(
             f"cannot record {wanted}: format {fmt.name!r} writes version {current} "
-            f"(start a release with `memfix schema new {wanted}`; see docs/releasing.md)"
+            f"({_hint(fmt, wanted)})"
         )
     target = root / str(wanted)
     if target.exists() or target.is_symlink():
@@ -124,6 +124,16 @@ def record(
                 shutil.rmtree(replaced)
     say(f"wrote {target}")
     return golden
+
+
+def _hint(fmt: Format, wanted: Version) -> str:
+    """How to record ``wanted`` when the format's current code writes another version."""
+    distribution = getattr(fmt, "distribution", None)
+    if isinstance(distribution, str):  # a library format: its release line is the version
+        return f"record another release line with --with '{distribution}=={wanted}.*'"
+    if fmt.name == "memfix":
+        return f"start a release with `memfix schema new {wanted}`; see docs/releasing.md"
+    return "bump the format's current_version when its code writes that version"
 
 
 def _check_replaceable(target: Path, replace_unreleased: bool) -> None:
