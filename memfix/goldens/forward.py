@@ -20,6 +20,7 @@ from typing import cast
 
 from memfix import schemas
 from memfix.errors import GoldenError, SchemaError
+from memfix.formats import Version
 from memfix.goldens.golden import Golden
 from memfix.goldens.restore import RestoreMode, restored_server
 from memfix.servers import ServerSpec
@@ -77,7 +78,7 @@ def forward_check(
         reader = chain[-2]
     if reader not in schemas.RELEASED:
         raise GoldenError(f"forward check: {reader} is not a released schema version")
-    limit = schemas.parse_version(reader)
+    limit = Version.parse(reader)
     usable = [g for g in goldens if g.sort_key <= limit]
     if not usable:
         have = ", ".join(g.version for g in goldens) or "none"
