@@ -119,6 +119,14 @@ def main() -> None:
 @main.command()
 @click.option("--version", "version", required=True, help="Version to record, e.g. 1.4.")
 @click.option(
+    "--with",
+    "pins",
+    multiple=True,
+    metavar="PIN",
+    help="Run the scenario with this release of the format's library, in a cached "
+    "isolated environment, e.g. --with 'langchain-core==0.3.*' (repeatable).",
+)
+@click.option(
     "--server",
     "server",
     help="Server to record on (default: the oldest available, "
@@ -134,6 +142,7 @@ def main() -> None:
 @_goldens_option
 def record(
     version: str,
+    pins: tuple[str, ...],
     server: str | None,
     fresh: bool,
     replace_unreleased: bool,
@@ -158,23 +167,41 @@ def record(
     wanted = Version.parse(version)  # before any configuration is read
     chosen = _golden_set(set_name, goldens_dir)
     spec = choose_servers([server])[0] if server else None
+    say = _progress(quiet)
+    writer = None
+    if pins:
+        from memfix.goldens.isolated import isolated_format
+
+        writer = isolated_format(
+            chosen.format, chosen.format_ref, pins, project_root=chosen.project_root, progress=say
+        )
     golden = record_golden(
         wanted,
         chosen.root,
         spec=spec,
         fresh=fresh,
-        progress=_progress(quiet),
+        progress=say,
         fmt=chosen.format,
         golden_set=chosen.name,
         replace_unreleased=replace_unreleased,
+        writer=writer,
     )
     c = golden.manifest.counts
     by_version = ", ".join(f"{v}: {n}" for v, n in c.records_by_version.items())
     click.echo(
         f"recorded {golden.path}: {c.keys} keys, {c.sessions} sessions, {c.messages} messages"
         + (f" ({by_version})" if by_version else "")
+        + _written_with(chosen.format, golden.manifest.packages)
         + f" on {golden.manifest.server.id} ({golden.manifest.server.rdb_header})"
     )
+
+
+def _written_with(fmt: object, packages: dict[str, str] | None) -> str:
+    """`` with langchain-core 0.2.43, ...``: the releases of the format's own packages."""
+    exact = {k.lower().replace("_", "-"): v for k, v in (packages or {}).items()}
+    shaping = [str(p) for p in getattr(fmt, "packages", ())]
+    found = [f"{p} {exact[p.lower()]}" for p in shaping if p.lower() in exact]
+    return f" with {', '.join(found)}" if found else ""
 
 
 @main.command()

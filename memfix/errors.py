@@ -12,6 +12,7 @@ __all__ = [
     "FormatError",
     "GoldenError",
     "MemfixError",
+    "MissingDependency",
     "ReleaseError",
     "SchemaError",
     "TargetNotEmpty",
@@ -88,6 +89,11 @@ class CompactionConflict(MemfixError):
 
 class ConfigError(MemfixError):
     """``[tool.memfix]`` or a command-line choice that names nothing usable."""
+
+
+class MissingDependency(ConfigError):
+    """A format whose library is not installed here (e.g. ``memfix[formats]`` left out):
+    its goldens cannot be read, so test runs skip them with this reason."""
 
 
 class GoldenError(MemfixError):

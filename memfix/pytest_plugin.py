@@ -11,7 +11,9 @@ Fixtures:
   (default set) or ``[chat-1.2-json-redis-7.0.15]``; gives a
   :class:`RestoredGolden`. Any golden problem (checksum, manifest claim,
   server refusing the RDB, a record the current code cannot read) is a short
-  test failure naming set, version and file, never a fixture error.
+  test failure naming set, version and file, never a fixture error. A set
+  whose format's library is not installed (``memfix[formats]``) is one
+  skipped test saying so.
 - ``memfix_snapshot``: a syrupy snapshot with one JSON file per set and version,
   in the directory ``[tool.memfix] snapshots`` names (default
   ``tests/__snapshots__/test_goldens``), the file ``memfix verify`` reads too.
@@ -137,6 +139,7 @@ class _Session:
     pool: ServerPool
     cases: list[GoldenCase] = field(default_factory=list)
     snapshot_dir: Path | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (set, why): library missing
 
 
 _KEY = pytest.StashKey["_Session"]()
@@ -175,12 +178,18 @@ def _load(config: pytest.Config) -> _Session:
     sets = [(s, s.select()) for s in chosen]  # a missing or empty set is a usage error
     queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
     specs = choose_servers(queries, every=True)
-    cases = [
-        case
-        for s, goldens in sets
-        for case in golden_cases(goldens, specs, s.format, id_prefix=s.id_prefix)
-    ]
-    return _Session(sets, specs, ServerPool(), cases, chosen[0].snapshot_dir)
+    from memfix.errors import MissingDependency
+
+    cases: list[GoldenCase] = []
+    skipped: list[tuple[str, str]] = []
+    for s, goldens in sets:
+        try:
+            fmt = s.format
+        except MissingDependency as exc:  # an optional library: skip its set, saying why
+            skipped.append((s.name, str(exc)))
+            continue
+        cases += golden_cases(goldens, specs, fmt, id_prefix=s.id_prefix)
+    return _Session(sets, specs, ServerPool(), cases, chosen[0].snapshot_dir, skipped)
 
 
 _PROBLEM = pytest.StashKey[str]()
@@ -190,6 +199,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     wanted = [f for f in ("memfix_golden", "memfix_write_side") if f in metafunc.fixturenames]
     if not wanted:
         return
+    session: _Session | None
     try:
         session = _session(metafunc.config)
     except pytest.UsageError as exc:
@@ -197,17 +207,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # after collection it is pytest's own one-line usage error.
         metafunc.config.stash[_PROBLEM] = str(exc)
         session = None
+    skips = [
+        pytest.param(None, id=name, marks=pytest.mark.skip(reason=f"memfix: {why}"))
+        for name, why in (session.skipped if session else [])
+    ]
     if "memfix_golden" in wanted:
         cases = session.cases if session else []
-        metafunc.parametrize("memfix_golden", cases, ids=[c.id for c in cases], indirect=True)
-    if "memfix_write_side" in wanted:
-        pairs = [(s, spec) for s, _ in session.sets for spec in session.specs] if session else []
         metafunc.parametrize(
-            "memfix_write_side",
-            pairs,
-            ids=[f"{s.id_prefix}{s.current_version}-write-{spec.id}" for s, spec in pairs],
-            indirect=True,
+            "memfix_golden", [pytest.param(c, id=c.id) for c in cases] + skips, indirect=True
         )
+    if "memfix_write_side" in wanted:
+        usable = (
+            [s for s, _ in session.sets if s.name not in dict(session.skipped)] if session else []
+        )
+        pairs = [(s, spec) for s in usable for spec in session.specs] if session else []
+        params = [
+            pytest.param(
+                pair, id=f"{pair[0].id_prefix}{pair[0].current_version}-write-{pair[1].id}"
+            )
+            for pair in pairs
+        ] + skips
+        metafunc.parametrize("memfix_write_side", params, indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config) -> None:
@@ -235,8 +255,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """While this test runs, the next one's rdb server is already starting."""
     callspec = getattr(nextitem, "callspec", None)
-    if callspec is None or "memfix_golden" not in callspec.params:
-        return
+    if callspec is None or callspec.params.get("memfix_golden") is None:
+        return  # not a golden test, or a set skipped for a missing library
     session = item.config.stash.get(_KEY, None)
     if session is not None:
         from memfix.goldens.case import prefetch

@@ -298,6 +298,9 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
             "no:cacheprovider",
             "--memfix-server",
             server,
+            # the mutations are of memfix's own store: its set is the one they break
+            "--memfix-set",
+            "memfix",
         ],
         cwd=copy,
         env=env,

@@ -10,6 +10,7 @@ from memfix.formats.base import (
     fingerprint_of,
     json_schema_of,
     key_matcher,
+    package_versions_of,
     record_version_of,
 )
 from memfix.formats.registry import BUILTIN_FORMATS, current_version, resolve_format
@@ -24,6 +25,7 @@ __all__ = [
     "fingerprint_of",
     "json_schema_of",
     "key_matcher",
+    "package_versions_of",
     "record_version_of",
     "resolve_format",
 ]

@@ -15,6 +15,9 @@ Optional members (looked up with the helpers below, so a format can omit them):
   released version (memfix pins its schema modules with it).
 - ``byte_stable: bool``: the writer's bytes are deterministic (write-side
   goldens may compare raw records, not only views).
+- ``package_versions() -> dict[str, str]``: exact versions of the
+  distributions whose code writes the data (a framework's store); the
+  manifest records them, since the library's release *is* the format version.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "fingerprint_of",
     "json_schema_of",
     "key_matcher",
+    "package_versions_of",
     "record_version_of",
 ]
 
@@ -92,6 +96,14 @@ def fingerprint_of(fmt: Format, version: Version) -> str | None:
         return None
     value = hook(version)
     return value if isinstance(value, str) else None
+
+
+def package_versions_of(fmt: Format) -> dict[str, str] | None:
+    hook = getattr(fmt, "package_versions", None)
+    if not callable(hook):
+        return None
+    value = hook()
+    return dict(value) if isinstance(value, dict) and value else None
 
 
 def byte_stable(fmt: Format) -> bool:

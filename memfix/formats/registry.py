@@ -17,9 +17,13 @@ from memfix.version import Version
 
 __all__ = ["BUILTIN_FORMATS", "current_version", "resolve_format"]
 
-#: Built-in format name -> import path. Other lanes add their library's format here.
+#: Built-in format name -> import path: memfix's own store and the stores of the
+#: frameworks people use (each written and read through the library's own API).
 BUILTIN_FORMATS: dict[str, str] = {
     "memfix": "memfix.formats.memfix:MEMFIX_FORMAT",
+    "langchain": "memfix.formats.langchain:langchain",
+    "llama-index": "memfix.formats.llama_index:llama_index",
+    "pydantic-ai": "memfix.formats.pydantic_ai:pydantic_ai",
 }
 
 

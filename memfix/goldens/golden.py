@@ -11,7 +11,7 @@ from memfix.errors import GoldenError
 from memfix.formats import Version
 from memfix.goldens.dump import KeyspaceDump, read_dump
 from memfix.goldens.jsonfile import MAX_JSON_BYTES, MAX_SMALL_BYTES, check_plain_file
-from memfix.goldens.manifest import Manifest, sha256_file
+from memfix.goldens.manifest import DEFAULT_SET, Manifest, sha256_file
 from memfix.servers import RdbHeader, ServerError, rdb_header
 
 __all__ = [
@@ -23,8 +23,6 @@ __all__ = [
     "select_goldens",
 ]
 
-#: The set of goldens recorded before golden sets existed (``golden/<version>/``).
-DEFAULT_SET = "memfix"
 #: Files a golden may hold besides ``manifest.json``; the manifest checksums each.
 #: ``capture.json``: where, when and how a captured golden's data was taken and redacted.
 GOLDEN_FILES = ("dump.rdb", "dump.json", "schema.json", "capture.json")
@@ -56,8 +54,8 @@ class Golden:
                 f"{path / 'manifest.json'}: says version {_short(manifest.schema_version)}, "
                 f"but lives in {path.name}/"
             )
-        claimed = manifest.golden_set or DEFAULT_SET
-        if claimed != golden_set:
+        claimed = manifest.claimed_set
+        if claimed is not None and claimed != golden_set:
             raise GoldenError(
                 f"{path / 'manifest.json'}: belongs to golden set {_short(claimed)}, "
                 f"found in set {golden_set!r}"

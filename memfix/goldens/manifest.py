@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import msgspec
 
 from memfix.goldens.jsonfile import check_plain_file, encode_canonical, read_versioned
 
-__all__ = ["MANIFEST_FORMAT", "Counts", "Manifest", "ScenarioInfo", "ServerInfo", "sha256_file"]
+__all__ = [
+    "DEFAULT_SET",
+    "MANIFEST_FORMAT",
+    "Counts",
+    "Manifest",
+    "ScenarioInfo",
+    "ServerInfo",
+    "sha256_file",
+]
 
 MANIFEST_FORMAT = "memfix-golden/1"
+#: The set of goldens recorded before golden sets existed (``golden/<version>/``).
+DEFAULT_SET = "memfix"
+#: The scenario name the library formats record under (``langchain-chat/1``).
+_LIBRARY_SCENARIO = re.compile(r"([a-z][a-z0-9-]*)-chat/1")
 
 
 class ServerInfo(msgspec.Struct, forbid_unknown_fields=True):
@@ -38,7 +51,14 @@ class ScenarioInfo(msgspec.Struct, forbid_unknown_fields=True):
 class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     """``schema_version`` is the format's data version (the name predates formats);
     ``set`` and ``format_name`` are absent from goldens recorded before golden sets,
-    which belong to the default set ``memfix`` of format ``memfix``."""
+    which belong to the default set ``memfix`` of format ``memfix``. ``packages``:
+    the exact releases of the distributions that wrote the data (library formats).
+
+    Read compatibly, never rewritten: the library goldens recorded before golden
+    sets (:attr:`before_sets_library`) name no set and no format; their format is
+    in ``scenario.name`` (``<format>-chat/1``), their set is the directory holding
+    them, and their ``counts.messages`` counts stored list elements.
+    """
 
     format: str  # always written (MANIFEST_FORMAT): omit_defaults must not drop it
     golden_set: str | None = msgspec.field(default=None, name="set")
@@ -50,6 +70,7 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_de
     counts: Counts
     scenario: ScenarioInfo
     files: dict[str, str]  # file name -> sha256 hex
+    packages: dict[str, str] | None = None
 
     def encode(self) -> bytes:
         return encode_canonical(self)
@@ -59,8 +80,36 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_de
         return read_versioned(path, cls, "manifest", MANIFEST_FORMAT)
 
     @property
+    def before_sets_library(self) -> bool:
+        """A library golden recorded before golden sets: packages, but no set or format."""
+        return (
+            self.packages is not None
+            and self.golden_set is None
+            and self.format_name is None
+            and _LIBRARY_SCENARIO.fullmatch(self.scenario.name) is not None
+        )
+
+    @property
+    def claimed_set(self) -> str | None:
+        """The set the golden says it belongs to (``None``: the directory decides)."""
+        if self.golden_set is not None:
+            return self.golden_set
+        return None if self.before_sets_library else DEFAULT_SET
+
+    @property
     def data_format(self) -> str:
-        return self.format_name or "memfix"
+        if self.format_name is not None:
+            return self.format_name
+        match = _LIBRARY_SCENARIO.fullmatch(self.scenario.name)
+        if self.before_sets_library and match is not None:
+            return match.group(1)
+        return "memfix"
+
+    @property
+    def messages_are_records(self) -> bool:
+        """``counts.messages`` counts stored list elements (one element may hold several
+        messages, e.g. a pydantic-ai run), not the messages of the view."""
+        return self.before_sets_library
 
 
 def sha256_file(path: Path, limit: int = 1 << 34) -> str:

@@ -24,6 +24,7 @@ from memfix.formats import (
     fingerprint_of,
     json_schema_of,
     key_matcher,
+    package_versions_of,
     resolve_format,
 )
 from memfix.goldens.case import count_records
@@ -57,6 +58,7 @@ def record(
     fmt: Format | None = None,
     golden_set: str = DEFAULT_SET,
     replace_unreleased: bool = False,
+    writer: Format | None = None,
 ) -> Golden:
     """Record ``root/<version>/`` from the current code of ``fmt`` and return it.
 
@@ -66,15 +68,27 @@ def record(
     format's scenario, and writes the files into a staging directory renamed
     into place only when complete. ``replace_unreleased`` re-records an
     existing golden that no git commit holds (see :func:`memfix.release.committed_in_git`).
+
+    ``writer`` runs the scenario and reads it back instead of ``fmt`` itself:
+    :class:`memfix.goldens.isolated.IsolatedFormat`, the format's code with an
+    older release of its library (``memfix record --with PIN``). Its version is
+    the one that release writes, and the manifest pins its exact packages.
     """
     say = progress or (lambda _: None)
     fmt = fmt or resolve_format("memfix")
+    writer = writer or fmt
     wanted = Version.parse(version)
-    current = current_version(fmt)
+    current = current_version(writer)
     if wanted != current:
+        if writer is not fmt:
+            pinned = getattr(writer, "label", "the writer")
+            raise GoldenError(
+                f"cannot record {fmt.name} {wanted}: {pinned} writes {fmt.name} {current} "
+                f"(pin a release of the {wanted} line, or record --version {current})"
+            )
         raise GoldenError(
             f"cannot record {wanted}: format {fmt.name!r} writes version {current} "
-            f"(start a release with `memfix schema new {wanted}`; see docs/releasing.md)"
+            f"({_hint(fmt, wanted)})"
         )
     target = root / str(wanted)
     if target.exists() or target.is_symlink():
@@ -89,7 +103,7 @@ def record(
                 from memfix.goldens.case import check_golden
 
                 check_golden(previous, fmt)
-        with scenario_server(fmt, wanted, previous, spec or default_spec(), say) as server:
+        with scenario_server(writer, wanted, previous, spec or default_spec(), say) as server:
             scenario = scenario_info(fmt, wanted, previous)
             say("dumping the keyspace")
             replaced = _move_aside(target) if target.exists() else None
@@ -98,7 +112,7 @@ def record(
                     server,
                     target,
                     scenario=scenario,
-                    fmt=fmt,
+                    fmt=writer,
                     golden_set=golden_set,
                     version=wanted,
                 )
@@ -110,6 +124,16 @@ def record(
                 shutil.rmtree(replaced)
     say(f"wrote {target}")
     return golden
+
+
+def _hint(fmt: Format, wanted: Version) -> str:
+    """How to record ``wanted`` when the format's current code writes another version."""
+    distribution = getattr(fmt, "distribution", None)
+    if isinstance(distribution, str):  # a library format: its release line is the version
+        return f"record another release line with --with '{distribution}=={wanted}.*'"
+    if fmt.name == "memfix":
+        return f"start a release with `memfix schema new {wanted}`; see docs/releasing.md"
+    return "bump the format's current_version when its code writes that version"
 
 
 def _check_replaceable(target: Path, replace_unreleased: bool) -> None:
@@ -213,7 +237,9 @@ def write_golden(
     """Freeze what ``server`` holds now into a golden directory ``target``.
 
     Refuses data the format's current read code does not fully see (keys it
-    does not claim, an empty view): such a golden could never fail. Writes
+    does not claim, an empty view): such a golden could never fail. The
+    manifest pins the exact packages the format reports (``package_versions``,
+    library formats), so a golden says which release wrote it. Writes
     into a staging sibling directory renamed into place only when complete,
     so a failure leaves nothing. ``extra`` files (``capture.json``) are
     written and checksummed with the others.
@@ -266,6 +292,7 @@ def write_golden(
                 records_by_version=count_records(dump, fmt),
             ),
             scenario=scenario,
+            packages=package_versions_of(fmt),
             files={
                 name: sha256_file(staging / name)
                 for name in GOLDEN_FILES

@@ -7,7 +7,10 @@ Configured in ``pyproject.toml``::
     dir = "golden/chat"                        # default: golden/<set name>
 
 A project that configures no set has one: ``memfix``, format ``memfix``, in
-``golden/`` (the layout memfix's own goldens have had from the start).
+``golden/`` (the layout memfix's own goldens have had from the start). With
+several sets, commands need ``--set NAME`` unless ``[tool.memfix]`` names the
+one they use by default (``default-set = "chat"``); the pytest plugin runs
+every set either way.
 """
 
 from __future__ import annotations
@@ -98,16 +101,19 @@ class ProjectConfig:
     pyproject: Path | None = None
     configured: bool = False  # whether [tool.memfix] names sets
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    default_set: str | None = None  # [tool.memfix] default-set: what commands use without --set
 
     def choose(self, name: str | None) -> GoldenSet:
-        """The set named, or the only one; a ConfigError listing them otherwise."""
+        """The set named, the default set, or the only one; a ConfigError listing them otherwise."""
         names = [s.name for s in self.sets]
         if name is None:
             if len(self.sets) == 1:
                 return self.sets[0]
-            raise ConfigError(
-                f"{len(self.sets)} golden sets configured ({', '.join(names)}): pass --set NAME"
-            )
+            if self.default_set is None:
+                raise ConfigError(
+                    f"{len(self.sets)} golden sets configured ({', '.join(names)}): pass --set NAME"
+                )
+            name = self.default_set
         for s in self.sets:
             if s.name == name:
                 return s
@@ -117,12 +123,12 @@ class ProjectConfig:
         """The same config with one set's directory overridden (``--goldens DIR``)."""
         chosen = self.choose(name)
         sets = tuple(replace(s, root=root) if s is chosen else s for s in self.sets)
-        return ProjectConfig(sets, self.pyproject, self.configured, self.raw)
+        return ProjectConfig(sets, self.pyproject, self.configured, self.raw, self.default_set)
 
     def with_snapshots(self, directory: Path) -> ProjectConfig:
         """The same config with another snapshot directory (``--snapshots DIR``)."""
         sets = tuple(replace(s, snapshot_dir=directory) for s in self.sets)
-        return ProjectConfig(sets, self.pyproject, self.configured, self.raw)
+        return ProjectConfig(sets, self.pyproject, self.configured, self.raw, self.default_set)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -201,4 +207,7 @@ def load_config(start: Path | None = None, *, pyproject: Path | None = None) -> 
             False,
             table,
         )
-    return ProjectConfig(tuple(sets), path, True, table)
+    default = table.get("default-set")
+    if default is not None and default not in {s.name for s in sets}:
+        raise ConfigError(f"{path}: [tool.memfix] default-set {default!r} is not a configured set")
+    return ProjectConfig(tuple(sets), path, True, table, default)
