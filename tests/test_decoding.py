@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from memfix import Message, SchemaError, ToolCall, schemas  # noqa: E402
-from memfix.schemas import v1_4  # noqa: E402
 from tests.test_schemas import ONE_OF_EACH  # noqa: E402
+
+CURRENT = schemas.RELEASED[schemas.CURRENT_VERSION]
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8)
 json_values = st.recursive(
@@ -109,9 +110,11 @@ def test_random_bytes_never_decode_as_messages_they_are_not(raws: list[bytes]) -
 
 def test_the_property_can_fail() -> None:
     """The check is not vacuous: a list whose records only decode together is caught."""
-    a = schemas.encode_message(Message("user", "a", 1.0, metadata={"b": b"\x99\xa31.4zz"}))
+    prefix = schemas._CURRENT_PREFIX
+    assert prefix is not None
+    a = schemas.encode_message(Message("user", "a", 1.0, metadata={"b": prefix + b"zz"}))
     b = schemas.encode_message(Message("user", "b", 2.0))
-    cut = a.index(schemas._CURRENT_PREFIX, 1)
+    cut = a.index(prefix, 1)
     raws = [a[:cut], a[cut:] + b]
     assert [type(alone(r)) for r in raws] == [SchemaError, SchemaError]
     with pytest.raises(SchemaError) as info:
@@ -122,10 +125,10 @@ def test_the_property_can_fail() -> None:
 @settings(max_examples=300, deadline=None)
 @given(messages)
 def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) -> None:
-    """encode_message builds a tuple, not a v1_4.Record: the bytes must be the same."""
-    assert schemas.encode_message(message) == v1_4.encode(schemas._from_message(message))
+    """encode_message builds a tuple, not a Record: the bytes must be the same."""
+    assert schemas.encode_message(message) == CURRENT.encode(schemas._from_message(message))
     assert schemas.decode_records([schemas.encode_message(message)]) == [
-        schemas._to_message(v1_4.decode(schemas.encode_message(message)))
+        schemas._to_message(CURRENT.decode(schemas.encode_message(message)))
     ]
 
 

@@ -428,7 +428,9 @@ def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
 
 
 def _to_message(record: Any) -> Message:
-    # Positional, in Message's field order: this runs once per message read.
+    """The current Message of a current Record (a decoded or upcast older record)."""
+    if _FAST:  # one home for the mapping of this layout: the loop get_history runs
+        return _messages_of([(None, *msgspec.structs.astuple(record))])[0]
     message = Message(
         _ROLE_NAMES[record.role],
         record.content,
