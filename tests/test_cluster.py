@@ -54,7 +54,7 @@ def test_every_key_of_a_session_is_in_one_slot(cluster_spec: ClusterSpec, sid: s
         )
         keys = [k for master in cluster.masters for k in master.client.keys("*")]
         assert keys and all(sid.encode() in k for k in keys), keys
-        slots = {cluster.client.keyslot(k) for k in keys}
+        slots = {cluster.client.keyslot(k) for k in keys}  # type: ignore[no-untyped-call]
         assert len(slots) == 1, (keys, slots)
         assert store.delete_session(sid) is True
         assert not [k for master in cluster.masters for k in master.client.keys("*")]

@@ -31,7 +31,7 @@ def test_writers_survive_a_master_kill(spec: ClusterSpec) -> None:
         assert not (result.duplicated or result.out_of_order), result.describe()
         # the accounting can fail: a session gone from the cluster counts as lost
         sid = next(iter(result.acked))
-        with RedisMemoryStore(cluster.new_client()) as store:  # type: ignore[arg-type]
+        with RedisMemoryStore(cluster.new_client()) as store:
             assert count_lost(store, result.acked).lost == result.lost
             store.delete_session(sid)
             assert count_lost(store, result.acked).lost == result.lost + len(result.acked[sid])

@@ -68,7 +68,7 @@ def damaged_lists(draw: st.DrawFn) -> list[bytes]:
         elif op == "garbage":
             raws[i] = draw(st.binary(max_size=30))
         elif op == "prefix":
-            raws[i] = schemas._CURRENT_PREFIX + draw(st.binary(max_size=30))
+            raws[i] = (schemas._CURRENT_PREFIX or b"") + draw(st.binary(max_size=30))
         elif op == "flip" and raw:
             at = cut % len(raw)
             raws[i] = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]

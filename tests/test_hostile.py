@@ -413,7 +413,9 @@ CASES = [
         lambda g: edit_dump(g, lambda d: d.update(format="memfix-dump/7")),
         "dump format 'memfix-dump/7'",
     ),
-    Case("dump-records-relabelled", relabel_records_as_current, "rdb restore differs from dump.json"),
+    Case(
+        "dump-records-relabelled", relabel_records_as_current, "rdb restore differs from dump.json"
+    ),
     Case("dump-undecodable-record", undecodable_record, "'session:timeline:messages' index 1"),
     Case(
         "dump-symlink-outside",

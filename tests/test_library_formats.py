@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from memfix.cli import main
 from memfix.errors import GoldenError, MemfixError
 from memfix.formats import BUILTIN_FORMATS, Format, resolve_format
+from memfix.formats._library import LibraryFormat
 from memfix.formats.langchain import LangchainFormat
 from memfix.formats.llama_index import LlamaIndexFormat
 from memfix.goldens import (
@@ -101,8 +102,8 @@ def test_scenario_is_deterministic_and_keeps_every_kind(name: str) -> None:
 def test_undecodable_record_is_one_line_naming_the_key(name: str, server: Server) -> None:
     fmt = resolve_format(name)
     fmt.write_scenario(server.client, fmt.current_version)  # type: ignore[arg-type]
-    key = sorted(k.decode() for k in server.client.keys("*"))[-1]
-    server.client.lset(key, 0, b'{"not": "a message"')
+    key = sorted(k.decode() for k in server.client.keys("*") if isinstance(k, bytes))[-1]
+    server.client.lset(key, 0, '{"not": "a message"')
     with pytest.raises(MemfixError) as err:
         fmt.read_sessions(server.client)
     assert repr(key) in str(err.value) and "\n" not in str(err.value)
@@ -149,6 +150,7 @@ def test_record_with_a_writer_runs_the_scenario_in_the_other_environment(
     )
     # the whole environment is pinned, exact versions
     assert golden.manifest.packages == writer.package_versions()
+    assert isinstance(fmt, LibraryFormat)
     assert golden.manifest.packages["langchain-core"] == fmt.package_versions()["langchain-core"]
     committed = _golden("langchain", fmt.current_version)
     assert golden.json_path.read_bytes() == committed.json_path.read_bytes()

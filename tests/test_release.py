@@ -109,7 +109,9 @@ def test_release_9_9_with_a_new_optional_field(tmp_path: Path) -> None:
     )
     # 3. check statically, record; an edit after recording is re-recorded explicitly
     out = ok(repo.memfix("check"))
-    assert out.splitlines()[0].endswith(f", {schemas.CURRENT_VERSION}, 9.9") and out.splitlines()[-1].startswith("ok: ")
+    assert out.splitlines()[0].endswith(f", {schemas.CURRENT_VERSION}, 9.9") and out.splitlines()[
+        -1
+    ].startswith("ok: ")
     assert "9.9: " in ok(repo.memfix("record", "--version", "9.9", "-q"))
     again = repo.memfix("record", "--version", "9.9", "-q")
     assert again.returncode == 1

@@ -56,7 +56,7 @@ def test_current_constants_derive_from_the_newest_module() -> None:
     raw = schemas.encode_message(Message("tool", "x", 1.0, name="f", tool_call_id="c"))
     assert schemas._CURRENT_PREFIX is not None and raw.startswith(schemas._CURRENT_PREFIX)
     tag = schemas.CURRENT_VERSION.encode()
-    assert schemas._CURRENT_PREFIX == b"\x99\xa3" + tag  # 9-element array, the tag first
+    assert b"\x99\xa3" + tag == schemas._CURRENT_PREFIX  # 9-element array, the tag first
     assert schemas.unmapped_fields() == []  # every Message field is stored
 
 

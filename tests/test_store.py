@@ -231,7 +231,7 @@ def test_undecodable_record_names_key_index_version_and_bytes(
         store.get_history("s")
     err = info.value
     assert (err.key, err.index) == ("session:s:messages", -2)
-    assert server.client.lindex("session:s:messages", err.index) == raw
+    assert server.client.lindex("session:s:messages", -2) == raw
     text = str(err)
     assert "'session:s:messages' index -2" in text
     assert f"schema version {version}" in text
@@ -424,7 +424,7 @@ def test_a_failed_append_leaves_no_trace_and_its_retry_is_stored(
     """WRONGTYPE on the list key: Redis keeps a script's earlier writes, so a script that
     wrote (an id) before the failing command would make the retry a silent no-op."""
     store = RedisMemoryStore(server.client, ttl=60, max_messages=10)
-    m = Message("user", "kept", 1.0, **({} if with_id else {"id": None}))
+    m = Message("user", "kept", 1.0) if with_id else Message("user", "kept", 1.0, id=None)
     server.client.set("session:s:messages", b"not a list")
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         store.append_message("s", m)

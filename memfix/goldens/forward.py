@@ -20,7 +20,6 @@ from typing import cast
 
 from memfix import schemas
 from memfix.errors import GoldenError, SchemaError
-from memfix.formats import Version
 from memfix.goldens.golden import Golden
 from memfix.goldens.restore import RestoreMode, restored_server
 from memfix.servers import ServerSpec

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from servers_support import write_data
 
 from memfix.servers import Persistence, ServerSpec, default_spec
 from memfix.servers.discovery import local_specs
 from memfix.servers.docker import docker_specs, engine_unavailable_reason
+from tests.servers.servers_support import write_data
 
 
 def _docker_params() -> list[object]:

@@ -1,4 +1,4 @@
-"""Test data shared by the servers tests (a plain module: conftest is not importable)."""
+"""Test data shared by the servers tests (conftest itself is not for importing)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ DATA = {b"str": b"value", b"list": [b"a", b"b", b"c"], b"hash": {b"f": b"1"}}
 
 
 def write_data(client: redis.Redis) -> None:
-    client.set(b"str", DATA[b"str"])
-    client.rpush(b"list", *DATA[b"list"])
-    client.hset(b"hash", mapping=DATA[b"hash"])
+    client.set(b"str", b"value")
+    client.rpush(b"list", b"a", b"b", b"c")
+    client.hset(b"hash", mapping={b"f": b"1"})
 
 
 def assert_data(client: redis.Redis) -> None:

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from servers_support import assert_data, write_data
 
 from memfix.servers import (
     DumpTooNewError,
@@ -23,6 +22,7 @@ from memfix.servers import (
     rdb_header,
 )
 from memfix.servers.plumbing import sweep_stale
+from tests.servers.servers_support import assert_data, write_data
 
 
 def _pid_alive(pid: int) -> bool:
