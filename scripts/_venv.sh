@@ -22,9 +22,9 @@ ensure_venv() {
     if [ -f "$stamp" ]; then
         local have_hash have_extras
         read -r have_hash have_extras <"$stamp" || true
-        # A dev install includes the toolkit (test), which includes the runtime ("").
+        # dev includes every other extra, and every install the runtime ("").
         if [ "$have_hash" = "$hash" ] && { [ -z "$extras" ] || [ "${have_extras:-}" = "$extras" ] \
-            || { [ "${have_extras:-}" = dev ] && [ "$extras" = test ]; }; }; then
+            || [ "${have_extras:-}" = dev ]; }; then
             return 0
         fi
     fi

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -321,3 +323,39 @@ def test_importing_and_resolving_the_formats_imports_no_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_verify_skips_a_set_whose_library_is_missing_and_says_so(tmp_path: Path) -> None:
+    """`memfix verify` over every set skips (one row, the reason) a set it cannot read
+    here and verifies the rest; named with --set, the same set is an error."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.memfix]\ndefault-set = "memfix"\n'
+        '[tool.memfix.sets.lc]\nformat = "notinstalled:FMT"\n'
+        '[tool.memfix.sets.memfix]\nformat = "memfix"\ndir = "golden"\n'
+    )
+    (tmp_path / "notinstalled.py").write_text(_MISSING_LIBRARY_FORMAT)
+    shutil.copytree(GOLDEN / "langchain" / "0.3", tmp_path / "golden" / "lc" / "0.3")
+    for version in GOLDEN.glob("1.*"):  # memfix's own set, whole: its write side is checked
+        shutil.copytree(version, tmp_path / "golden" / version.name)
+    shutil.copytree(ROOT / "tests" / "__snapshots__", tmp_path / "tests" / "__snapshots__")
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "memfix.cli", "verify", "-q", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        )
+
+    both = verify()
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert re.search(r"^lc +- +files +skipped ", both.stdout, re.MULTILINE), both.stdout
+    assert "needs langchain-core" in both.stdout
+    assert both.stdout.rstrip().endswith("(1 set(s) skipped: library not installed)")
+    named = verify("--set", "lc")
+    assert named.returncode == 1
+    assert named.stderr.strip().splitlines() == [
+        "Error: format 'langchain' needs langchain-core: pip install ..."
+    ]
