@@ -8,14 +8,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 
 from memfix import schemas
 from memfix.cli import main
 from memfix.errors import GoldenError
+from memfix.formats import SCENARIO_TTL, Version
 from memfix.formats.memfix import MEMFIX_FORMAT
+from memfix.formats.memfix_scenario import TTL as MEMFIX_TTL
 from memfix.goldens import (
     GoldenCase,
     RestoreMode,
@@ -25,6 +29,7 @@ from memfix.goldens import (
     restored_case,
     verify_golden,
 )
+from memfix.goldens.dump import MIN_GOLDEN_TTL
 from memfix.goldens.record import schema_module_sha256
 from memfix.servers import RdbHeader, ServerSpec, default_spec, discover, rdb_header
 
@@ -218,6 +223,46 @@ def test_a_failed_record_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"redis-6\.2\.0"):
         record(CURRENT, root, spec=broken, fresh=True)
     assert not root.exists() or list(root.iterdir()) == []
+
+
+class ExpiringFormat:
+    """memfix's format, whose scenario then gives one session key ``ttl`` seconds."""
+
+    def __init__(self, ttl: int) -> None:
+        self.ttl = ttl
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(MEMFIX_FORMAT, name)
+
+    def write_scenario(self, client: redis.Redis, version: Version) -> None:
+        MEMFIX_FORMAT.write_scenario(client, version)
+        client.expire(sorted(client.scan_iter("session:*"))[0], self.ttl)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "refused"),
+    [(3600, True), (MIN_GOLDEN_TTL - 120, True), (MIN_GOLDEN_TTL, False), (SCENARIO_TTL, False)],
+    ids=["an-hour", "just-under-100-years", "100-years", "scenario-ttl"],
+)
+def test_record_refuses_a_key_the_rdb_would_lose(tmp_path: Path, ttl: int, refused: bool) -> None:
+    """dump.rdb stores absolute expiry: a key with a short TTL would vanish from it."""
+    root = tmp_path / "golden"
+    if not refused:
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+        assert find_goldens(root)[0].dump.keys
+        return
+    with pytest.raises(GoldenError) as raised:
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"refusing to record {root / str(CURRENT)}: key 'session:" in message
+    assert f"has a TTL of {-(-ttl // 60) * 60} s: dump.rdb stores absolute expiry" in message
+    assert list(root.iterdir()) == []  # nothing written, no staging left
+
+
+def test_the_scenario_ttl_outlives_the_threshold() -> None:
+    assert SCENARIO_TTL >= MIN_GOLDEN_TTL and SCENARIO_TTL % 60 == 0
+    assert MEMFIX_TTL.total_seconds() == SCENARIO_TTL
 
 
 # -- verify ------------------------------------------------------------------------------
