@@ -358,6 +358,11 @@ CASES = [
         "key 'session:timeline:messages': TTL 1000000000000000000",
     ),
     Case("dump-negative-ttl", with_timeline(lambda e: e.update(ttl=-5)), "TTL -5 is not between"),
+    Case(  # dump.rdb stores absolute expiry: an hour after recording the key is gone
+        "dump-ttl-of-an-hour",
+        with_timeline(lambda e: e.update(ttl=3600)),
+        "key 'session:timeline:messages' has a TTL of 3600 s: dump.rdb stores absolute expiry",
+    ),
     Case(
         "dump-bad-base64",
         add_to_dump({"type": "string", "key": "session:b:messages", "value": {"base64": "%%%"}}),

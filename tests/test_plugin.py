@@ -159,6 +159,30 @@ def test_a_broken_golden_fails_even_a_test_that_never_looks_at_it(
     assert "INTERNALERROR" not in out and "Traceback" not in out
 
 
+def test_a_golden_with_a_short_ttl_fails_in_one_line(pytester: pytest.Pytester) -> None:
+    """dump.json's TTLs are relative; a short one means dump.rdb (absolute expiry) has
+    lost, or soon loses, the key: every case of that golden fails, before any restore."""
+    import json
+
+    from memfix.goldens.manifest import sha256_file
+
+    root = copy_example(pytester)
+    golden = root / "golden/chat/0.1"
+    dump = json.loads((golden / "dump.json").read_text())
+    dump["keys"][0]["ttl"] = 3600
+    (golden / "dump.json").write_text(json.dumps(dump, indent=2))
+    manifest = json.loads((golden / "manifest.json").read_text())
+    manifest["files"]["dump.json"] = sha256_file(golden / "dump.json")
+    (golden / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    result = pytester.runpytest_subprocess("--memfix-server", default_spec().id, *NO_VALKEY)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    expect = "0.1/dump.json: key 'chat:alice-0.1' has a TTL of 3600 s: dump.rdb stores"
+    failures = [line for line in result.outlines if expect in line]
+    assert len(failures) >= 2, out[-3000:]  # the json and the rdb restore of 0.1
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+
+
 def test_memfix_server_alone_needs_no_goldens(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_own="def test_own(memfix_server):\n    assert memfix_server.client.ping()\n"

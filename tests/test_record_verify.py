@@ -8,14 +8,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
 from click.testing import CliRunner
 
 from memfix import schemas
 from memfix.cli import main
 from memfix.errors import GoldenError
+from memfix.formats import SCENARIO_TTL, Version
 from memfix.formats.memfix import MEMFIX_FORMAT
+from memfix.formats.memfix_scenario import TTL as MEMFIX_TTL
 from memfix.goldens import (
     GoldenCase,
     RestoreMode,
@@ -25,6 +29,7 @@ from memfix.goldens import (
     restored_case,
     verify_golden,
 )
+from memfix.goldens.dump import MIN_GOLDEN_TTL
 from memfix.goldens.record import schema_module_sha256
 from memfix.servers import RdbHeader, ServerSpec, default_spec, discover, rdb_header
 
@@ -77,6 +82,32 @@ def test_committed_schema_json_is_the_released_schema(golden: object) -> None:
     assert committed == schemas.json_schema(str(golden.version))  # type: ignore[attr-defined]
 
 
+#: The one exception, before any release: this commit re-recorded the langchain and
+#: llama-index goldens of the session that added them, whose 3600 s TTL their dump.rdb
+#: (absolute expiry) lost an hour after recording. Same library releases; any other
+#: change to them, or to any golden, still fails.
+RERECORDED_UNRELEASED = {
+    "878c4f8291cf47824604b754dec5dfe302b85135": ("golden/langchain/", "golden/llama-index/"),
+}
+
+
+def _changes_outside_exceptions(log: str) -> str:
+    kept, allowed = [], ()
+    for line in log.splitlines():
+        if line.startswith("commit "):
+            allowed = RERECORDED_UNRELEASED.get(line.split()[1], ())
+            kept.append(line)
+        elif line.strip() and not line.split("\t")[-1].startswith(allowed or ("\0",)):
+            kept.append(line)
+    # a commit whose every change was allowed leaves only its header: drop it
+    return "\n".join(
+        line
+        for i, line in enumerate(kept)
+        if not line.startswith("commit ")
+        or (i + 1 < len(kept) and not kept[i + 1].startswith("commit "))
+    )
+
+
 def test_no_commit_ever_changed_a_released_golden() -> None:
     """The manifest certifies its own files; git history certifies the manifest.
 
@@ -92,7 +123,7 @@ def test_no_commit_ever_changed_a_released_golden() -> None:
             "log",
             "--diff-filter=MDR",
             "--name-status",
-            "--format=commit %h %s",
+            "--format=commit %H %s",
             "--",
             "golden",
         ],
@@ -101,7 +132,8 @@ def test_no_commit_ever_changed_a_released_golden() -> None:
         text=True,
         check=True,
     ).stdout
-    assert log.strip() == "", f"released goldens were changed:\n{log}"
+    changed = _changes_outside_exceptions(log)
+    assert changed == "", f"released goldens were changed:\n{changed}"
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", "golden"],
         cwd=REPO,
@@ -218,6 +250,46 @@ def test_a_failed_record_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"redis-6\.2\.0"):
         record(CURRENT, root, spec=broken, fresh=True)
     assert not root.exists() or list(root.iterdir()) == []
+
+
+class ExpiringFormat:
+    """memfix's format, whose scenario then gives one session key ``ttl`` seconds."""
+
+    def __init__(self, ttl: int) -> None:
+        self.ttl = ttl
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(MEMFIX_FORMAT, name)
+
+    def write_scenario(self, client: redis.Redis, version: Version) -> None:
+        MEMFIX_FORMAT.write_scenario(client, version)
+        client.expire(sorted(client.scan_iter("session:*"))[0], self.ttl)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "refused"),
+    [(3600, True), (MIN_GOLDEN_TTL - 120, True), (MIN_GOLDEN_TTL, False), (SCENARIO_TTL, False)],
+    ids=["an-hour", "just-under-100-years", "100-years", "scenario-ttl"],
+)
+def test_record_refuses_a_key_the_rdb_would_lose(tmp_path: Path, ttl: int, refused: bool) -> None:
+    """dump.rdb stores absolute expiry: a key with a short TTL would vanish from it."""
+    root = tmp_path / "golden"
+    if not refused:
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+        assert find_goldens(root)[0].dump.keys
+        return
+    with pytest.raises(GoldenError) as raised:
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"refusing to record {root / str(CURRENT)}: key 'session:" in message
+    assert f"has a TTL of {-(-ttl // 60) * 60} s: dump.rdb stores absolute expiry" in message
+    assert list(root.iterdir()) == []  # nothing written, no staging left
+
+
+def test_the_scenario_ttl_outlives_the_threshold() -> None:
+    assert SCENARIO_TTL >= MIN_GOLDEN_TTL and SCENARIO_TTL % 60 == 0
+    assert MEMFIX_TTL.total_seconds() == SCENARIO_TTL
 
 
 # -- verify ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ is built in, and ``[tool.memfix]`` names others by import path.
 """
 
 from memfix.formats.base import (
+    SCENARIO_TTL,
     Format,
     byte_stable,
     fingerprint_of,
@@ -18,6 +19,7 @@ from memfix.version import Version
 
 __all__ = [
     "BUILTIN_FORMATS",
+    "SCENARIO_TTL",
     "Format",
     "Version",
     "byte_stable",

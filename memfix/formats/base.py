@@ -32,6 +32,7 @@ import redis
 from memfix.version import Version
 
 __all__ = [
+    "SCENARIO_TTL",
     "Format",
     "byte_stable",
     "fingerprint_of",
@@ -40,6 +41,14 @@ __all__ = [
     "package_versions_of",
     "record_version_of",
 ]
+
+#: The TTL, in whole seconds (and whole minutes, so dumps stay deterministic), that a
+#: scenario gives the sessions it lets expire. An RDB file stores *absolute* expiry
+#: times, so a shorter TTL makes a golden's ``dump.rdb`` restore without the key once
+#: it passes; ``memfix record`` refuses anything under
+#: :data:`memfix.goldens.dump.MIN_GOLDEN_TTL` (100 years). 200 years, an int, because
+#: library stores (langchain, llama-index) take their TTL in seconds.
+SCENARIO_TTL = 200 * 365 * 86_400
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from memfix.formats._library import (
     jsonable,
     keys_matching,
 )
+from memfix.formats.base import SCENARIO_TTL
 
 __all__ = ["LangchainFormat", "langchain"]
 
@@ -125,7 +126,7 @@ class LangchainFormat(LibraryFormat):
         history = self._history(client, "conversation-kinds")
         for message in messages:
             history.add_message(message)
-        expiring = self._history(client, "conversation-expiring", ttl=3600)
+        expiring = self._history(client, "conversation-expiring", ttl=SCENARIO_TTL)
         expiring.add_messages(messages[:2])
 
     def read_sessions(self, client: redis.Redis) -> dict[str, list[Any]]:

@@ -26,6 +26,7 @@ from memfix.formats._library import (
     client_url,
     keys_matching,
 )
+from memfix.formats.base import SCENARIO_TTL
 
 __all__ = ["LlamaIndexFormat", "llama_index"]
 
@@ -136,7 +137,7 @@ class LlamaIndexFormat(LibraryFormat):
         store = self._store(client)
         for message in messages:
             store.add_message(self.key_prefix + "conversation-kinds", message)
-        self._store(client, ttl=3600).set_messages(
+        self._store(client, ttl=SCENARIO_TTL).set_messages(
             self.key_prefix + "conversation-expiring", messages[:2]
         )
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import redis
 
+from memfix.formats.base import SCENARIO_TTL
 from memfix.model import Message, Role, ToolCall
 from memfix.store import RedisMemoryStore
 from memfix.version import Version
@@ -32,9 +33,8 @@ __all__ = ["SCENARIO_NAME", "TTL", "run_scenario"]
 
 SCENARIO_NAME = "chat-memory/1"
 
-#: Long enough that the absolute expiry an RDB file stores never passes while
-#: the golden is in use; a whole number of minutes so dumps stay deterministic.
-TTL = timedelta(days=365 * 200)
+#: The scenario TTL every format shares (see :data:`memfix.formats.base.SCENARIO_TTL`).
+TTL = timedelta(seconds=SCENARIO_TTL)
 
 _ROLES: tuple[Role, ...] = ("user", "assistant")
 _TEXTS = (

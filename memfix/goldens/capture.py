@@ -15,6 +15,9 @@ Safety, by construction:
   companion keys share one; the rule that keeps them in one cluster slot),
   ranked by a seeded hash, so the same seed picks the same sessions, and
   memory stays bounded by the sample size however large the keyspace;
+- a production TTL (a session expiring in a day) is kept as "expires" with a
+  TTL of :data:`memfix.formats.SCENARIO_TTL`: ``dump.rdb`` stores absolute
+  expiry, and a golden must not lose the key when the day has passed;
 - redaction before anything leaves this function; the provenance says where
   (the URL with its password redacted), when, which patterns, sample and seed,
   the rules, and how much was redacted (the report a reviewer reads).
@@ -40,7 +43,7 @@ import redis
 
 import memfix
 from memfix.errors import GoldenError
-from memfix.formats import Version
+from memfix.formats import SCENARIO_TTL, Version
 from memfix.goldens.dump import (
     DUMP_FORMAT,
     Base64,
@@ -299,6 +302,11 @@ def _invert(rank: bytes) -> bytes:
     return bytes(255 - b for b in rank)
 
 
+def _lasting(ttl: int | None) -> int | None:
+    """A captured key still expires, but not while the golden is in use."""
+    return None if ttl is None else max(ttl, SCENARIO_TTL)
+
+
 def _redacted(dump: KeyspaceDump, redactor: Redactor, patterns: Sequence[str]) -> KeyspaceDump:
     ids, literals = _session_ids(dump, patterns[0])
     rename = redactor.key_renamer(ids, literals + list(patterns[1:]))
@@ -306,23 +314,24 @@ def _redacted(dump: KeyspaceDump, redactor: Redactor, patterns: Sequence[str]) -
     entries: list[Entry] = []
     for e in dump.keys:
         key = _enc(rename(value_bytes(e.key)))
+        ttl = _lasting(e.ttl)
         new: Entry
         if isinstance(e, StringEntry):
-            new = StringEntry(key=key, ttl=e.ttl, value=_enc(v(value_bytes(e.value))))
+            new = StringEntry(key=key, ttl=ttl, value=_enc(v(value_bytes(e.value))))
         elif isinstance(e, ListEntry):
-            new = ListEntry(key=key, ttl=e.ttl, value=[_enc(v(value_bytes(x))) for x in e.value])
+            new = ListEntry(key=key, ttl=ttl, value=[_enc(v(value_bytes(x))) for x in e.value])
         elif isinstance(e, SetEntry):
             members = sorted(v(value_bytes(x)) for x in e.value)
-            new = SetEntry(key=key, ttl=e.ttl, value=[_enc(m) for m in members])
+            new = SetEntry(key=key, ttl=ttl, value=[_enc(m) for m in members])
         elif isinstance(e, HashEntry):
             redactor.report.fields_kept += len(e.value)
             pairs = [
                 (f, _enc(v(value_bytes(x), field=_text(f)))) for f, x in e.value
             ]  # fields are structure
-            new = HashEntry(key=key, ttl=e.ttl, value=pairs)
+            new = HashEntry(key=key, ttl=ttl, value=pairs)
         elif isinstance(e, ZSetEntry):
             scored = sorted((float(s), v(value_bytes(m)), s) for m, s in e.value)
-            new = ZSetEntry(key=key, ttl=e.ttl, value=[(_enc(m), s) for _, m, s in scored])
+            new = ZSetEntry(key=key, ttl=ttl, value=[(_enc(m), s) for _, m, s in scored])
         else:
             assert isinstance(e, StreamEntry)
             items = [
@@ -335,7 +344,7 @@ def _redacted(dump: KeyspaceDump, redactor: Redactor, patterns: Sequence[str]) -
                 )
                 for item in e.value
             ]
-            new = StreamEntry(key=key, ttl=e.ttl, value=items)
+            new = StreamEntry(key=key, ttl=ttl, value=items)
         entries.append(new)
     entries.sort(key=lambda e: value_bytes(e.key))
     return KeyspaceDump(DUMP_FORMAT, entries)

@@ -5,7 +5,8 @@ check that can make a golden lie is here, so both shells fail the same way:
 
 - static (no server): files against the manifest (:meth:`Golden.check`), the
   manifest's set, format, key and record counts, RDB header and ``schema.json``
-  against the files, and every key claimed by the set's format;
+  against the files, every key claimed by the set's format, and no TTL under
+  100 years (``dump.rdb`` stores absolute expiry: the key would vanish from it);
 - after the restore: the restored keyspace equals ``dump.json``; an RDB holds
   no FUNCTION library; the view is not empty over a non-empty dump; the view
   holds as many sessions and messages as the manifest says (a reader that skips
@@ -22,7 +23,14 @@ import redis
 
 from memfix.errors import FormatError, GoldenError
 from memfix.formats import Format, json_schema_of, key_matcher, record_version_of
-from memfix.goldens.dump import KeyspaceDump, ListEntry, dump_keyspace, key_text, value_bytes
+from memfix.goldens.dump import (
+    KeyspaceDump,
+    ListEntry,
+    dump_keyspace,
+    key_text,
+    short_ttl,
+    value_bytes,
+)
 from memfix.goldens.golden import Golden
 from memfix.goldens.jsonfile import read_json
 from memfix.goldens.restore import RestoreMode, ServerPool, first_difference, restored_server
@@ -145,6 +153,9 @@ def _check_golden(golden: Golden, fmt: Format) -> None:
     dump = golden.dump
     if not dump.keys:
         raise GoldenError(f"{golden.json_path}: holds no keys (a golden of nothing cannot fail)")
+    expiring = short_ttl(dump)  # relative TTLs: a short one in a committed golden is (soon) broken
+    if expiring is not None:
+        raise GoldenError(f"{golden.json_path}: {expiring}")
     if m.counts.keys != len(dump.keys):
         raise GoldenError(
             f"{manifest}: says {m.counts.keys} keys, dump.json holds {len(dump.keys)}"

@@ -31,6 +31,7 @@ from memfix.goldens.jsonfile import MAX_JSON_BYTES, encode_canonical, read_versi
 
 __all__ = [
     "DUMP_FORMAT",
+    "MIN_GOLDEN_TTL",
     "Base64",
     "Entry",
     "HashEntry",
@@ -49,6 +50,7 @@ __all__ = [
     "read_dump",
     "restore_dump",
     "short_key",
+    "short_ttl",
     "value_bytes",
 ]
 
@@ -262,6 +264,28 @@ def read_dump(path: Path) -> KeyspaceDump:
 
 
 _STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}", re.ASCII)
+
+
+#: The shortest TTL a golden may hold (100 years): ``dump.rdb`` stores each key's
+#: *absolute* expiry, so a golden holding a key with a shorter TTL restores without
+#: it once that time passes, and its rdb case fails from then on. ``dump.json``
+#: holds the TTL relative to recording; scenarios use
+#: :data:`memfix.formats.SCENARIO_TTL` (200 years).
+MIN_GOLDEN_TTL = 100 * 365 * 86_400
+
+
+def short_ttl(dump: KeyspaceDump) -> str | None:
+    """What is wrong when a key of ``dump`` expires within :data:`MIN_GOLDEN_TTL`, else None:
+    ``key 'k' has a TTL of 3600 s (+2 more keys under 100 years)``."""
+    short = [e for e in dump.keys if e.ttl is not None and e.ttl < MIN_GOLDEN_TTL]
+    if not short:
+        return None
+    more = f" (+{len(short) - 1} more keys under 100 years)" if len(short) > 1 else ""
+    return (
+        f"key {short_key(short[0].key)} has a TTL of {short[0].ttl} s{more}: dump.rdb stores "
+        "absolute expiry, so the golden loses the key once it passes; a golden's TTLs must "
+        "be at least 100 years (memfix.formats.SCENARIO_TTL)"
+    )
 
 
 #: EXPIRE takes any 64-bit number of seconds, but an expiry past ~292 million years

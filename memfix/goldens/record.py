@@ -28,7 +28,7 @@ from memfix.formats import (
     resolve_format,
 )
 from memfix.goldens.case import count_records
-from memfix.goldens.dump import dump_keyspace, encode_dump, key_text, restore_dump
+from memfix.goldens.dump import dump_keyspace, encode_dump, key_text, restore_dump, short_ttl
 from memfix.goldens.golden import DEFAULT_SET, GOLDEN_FILES, REQUIRED_FILES, Golden, find_goldens
 from memfix.goldens.jsonfile import encode_canonical
 from memfix.goldens.manifest import (
@@ -237,7 +237,9 @@ def write_golden(
     """Freeze what ``server`` holds now into a golden directory ``target``.
 
     Refuses data the format's current read code does not fully see (keys it
-    does not claim, an empty view): such a golden could never fail. The
+    does not claim, an empty view): such a golden could never fail. Refuses a
+    key expiring within 100 years too: ``dump.rdb`` stores absolute expiry, so
+    the golden would lose it (see :data:`memfix.goldens.dump.MIN_GOLDEN_TTL`). The
     manifest pins the exact packages the format reports (``package_versions``,
     library formats), so a golden says which release wrote it. Writes
     into a staging sibling directory renamed into place only when complete,
@@ -257,6 +259,9 @@ def write_golden(
                 f"format {fmt.name!r} does not claim keys {stray[:3]} "
                 f"({len(stray)} in all): add them to its key_patterns"
             )
+        expiring = short_ttl(dump)
+        if expiring is not None:
+            raise GoldenError(f"refusing to record {target}: {expiring}")
         view = build_view(fmt, server.client, dump)
         if dump.keys and not view.sessions:
             raise GoldenError(
