@@ -194,7 +194,12 @@ def _meaning_row(golden: Golden, golden_set: GoldenSet, views: list[GoldenView])
     started = time.perf_counter()
     if not views:
         return VerifyRow(
-            label, "-", "meaning", "skipped", "no view to compare: every restore failed", 0.0
+            label,
+            "-",
+            "meaning",
+            "skipped",
+            "no view to compare: every restore failed or was skipped",
+            0.0,
         )
     snapshot = golden_set.snapshot_file(golden.version)
     try:
