@@ -163,3 +163,15 @@ def test_verify_on_a_cluster_passes_then_fails_a_tampered_golden(tmp_path: Path)
     assert "1 change(s) against" in out
     assert "message 1 field 'content' differs" in out and "now 'that I am carnivore.'" in out
     assert f"Error: 2 check(s) failed: {version}/rdb@{spec.id}; {version}/meaning@-" in out
+
+
+def test_verify_where_no_golden_could_be_read_is_an_error() -> None:
+    """Every cluster case of a set whose format cannot read a cluster is skipped: no "ok"."""
+    pytest.importorskip("langchain_core", reason="the langchain set needs memfix[formats]")
+    spec = ClusterSpec(standalone_of(cluster_specs()[0]))
+    code, out = run("verify", "--set", "langchain", "--server", spec.id, "-q")
+    assert code == 1, out
+    assert "declares no reads_cluster" in out and "Traceback" not in out
+    assert out.rstrip().endswith(
+        f"Error: no golden could be read on {spec.id}: every restore skipped"
+    )
