@@ -8,7 +8,8 @@ Fixtures:
 
 - ``memfix_golden``: parametrized over golden set x version x restore mode
   (``rdb``, ``json``) x server, with ids like ``[1.2-json-redis-7.0.15]``
-  (default set) or ``[chat-1.2-json-redis-7.0.15]``; gives a
+  (default set) or ``[chat-1.2-json-redis-7.0.15]``, and
+  ``[1.2-json-cluster-redis-6.2.5]`` on a cluster when asked for; gives a
   :class:`RestoredGolden`. Any golden problem (checksum, manifest claim,
   server refusing the RDB, a record the current code cannot read) is a short
   test failure naming set, version and file, never a fixture error. A set
@@ -34,6 +35,14 @@ Options: ``--memfix-set NAME`` (repeatable; default every configured set),
 ``--memfix-goldens DIR`` (the directory of the one selected set; ini
 ``memfix_goldens``), ``--memfix-server ID`` (repeatable; ini ``memfix_servers``;
 default: every server memfix can start here, see ``memfix servers``).
+
+Clusters: never by default (forming one takes ~2 s). ``--memfix-cluster ID``
+(repeatable; ini ``memfix_clusters``; ``redis-6.2``, ``cluster-valkey``) adds
+golden cases on a 3-master cluster of that kind to the servers above;
+``--memfix-server cluster-...`` names one as a server. Each cluster is formed
+once per process and emptied between cases; its cases compare with the same
+snapshot as the standalone ones. The write side runs on single servers only (a
+cluster's node kind).
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ if TYPE_CHECKING:
 
     from memfix.goldens import GoldenCase, GoldenSet, RestoredCase, ServerPool
     from memfix.goldens.writeside import WriteSideResult
-    from memfix.servers import Server, ServerSpec
+    from memfix.servers import AnySpec, Cluster, Server, ServerSpec
     from memfix.store import RedisMemoryStore
 
 
@@ -76,7 +85,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="server to replay goldens on, e.g. redis-7.0.15 or valkey (repeatable; "
         "default: every server memfix can start)",
     )
+    group.addoption(
+        "--memfix-cluster",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="also replay goldens on a local cluster of this server kind, e.g. redis-6.2 or "
+        "cluster-valkey (repeatable; default: no cluster)",
+    )
     parser.addini("memfix_goldens", "directory holding golden/<version>/", default="")
+    parser.addini(
+        "memfix_clusters", "server kinds to also replay goldens on as clusters", type="linelist"
+    )
     parser.addini("memfix_servers", "servers to replay goldens on", type="linelist", default=[])
 
 
@@ -86,8 +106,10 @@ def _explicit(config: pytest.Config) -> bool:
         config.getoption("--memfix-goldens")
         or config.getoption("--memfix-set")
         or config.getoption("--memfix-server")
+        or config.getoption("--memfix-cluster")
         or config.getini("memfix_goldens")
         or config.getini("memfix_servers")
+        or config.getini("memfix_clusters")
     )
 
 
@@ -115,13 +137,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # (for memfix_server) do not require goldens.
     if config.getoption("--memfix-goldens") or config.getoption("--memfix-set"):
         _session(config)
-    elif config.getoption("--memfix-server"):
+    elif config.getoption("--memfix-server") or config.getoption("--memfix-cluster"):
         from memfix.errors import MemfixError
-        from memfix.goldens import choose_servers
+        from memfix.goldens import choose_targets
         from memfix.servers import ServerError
 
         try:
-            choose_servers(config.getoption("--memfix-server"))
+            choose_targets(
+                config.getoption("--memfix-server"), clusters=config.getoption("--memfix-cluster")
+            )
         except (MemfixError, ServerError) as exc:
             raise pytest.UsageError(f"memfix: {exc}") from None
 
@@ -135,7 +159,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @dataclass
 class _Session:
     sets: list[tuple[GoldenSet, list[Any]]]  # (set, its goldens)
-    specs: list[ServerSpec]
+    specs: list[AnySpec]
     pool: ServerPool
     cases: list[GoldenCase] = field(default_factory=list)
     snapshot_dir: Path | None = None
@@ -160,7 +184,7 @@ def _session(config: pytest.Config) -> _Session:
 
 
 def _load(config: pytest.Config) -> _Session:
-    from memfix.goldens import ServerPool, choose_servers, golden_cases, load_config
+    from memfix.goldens import ServerPool, choose_targets, golden_cases, load_config
 
     project = load_config(config.rootpath)
     names = config.getoption("--memfix-set") or [s.name for s in project.sets]
@@ -177,7 +201,8 @@ def _load(config: pytest.Config) -> _Session:
     chosen = [project.choose(n) for n in names]
     sets = [(s, s.select()) for s in chosen]  # a missing or empty set is a usage error
     queries = config.getoption("--memfix-server") or config.getini("memfix_servers")
-    specs = choose_servers(queries, every=True)
+    clusters = config.getoption("--memfix-cluster") or config.getini("memfix_clusters")
+    specs = choose_targets(queries, every=True, clusters=clusters)
     from memfix.errors import MissingDependency
 
     cases: list[GoldenCase] = []
@@ -220,7 +245,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         usable = (
             [s for s, _ in session.sets if s.name not in dict(session.skipped)] if session else []
         )
-        pairs = [(s, spec) for s in usable for spec in session.specs] if session else []
+        from memfix.goldens import standalone_specs
+
+        servers = standalone_specs(session.specs) if session else []
+        pairs = [(s, spec) for s in usable for spec in servers]
         params = [
             pytest.param(
                 pair, id=f"{pair[0].id_prefix}{pair[0].current_version}-write-{pair[1].id}"
@@ -295,13 +323,19 @@ class RestoredGolden:
         return self._restored
 
     @property
-    def server(self) -> Server:
+    def server(self) -> Server | Cluster:
+        """The server, or the cluster of a cluster case."""
         return self._get().server
+
+    @property
+    def client(self) -> Any:
+        """Its ``redis.Redis``, or a cluster case's ``redis.cluster.RedisCluster``."""
+        return self._get().client
 
     def store(self, **kwargs: Any) -> RedisMemoryStore:
         from memfix.store import RedisMemoryStore
 
-        return RedisMemoryStore(self.server.client, **kwargs)
+        return RedisMemoryStore(self.client, **kwargs)
 
     def view(self) -> dict[str, Any]:
         """Layout and decoded sessions; a short failure naming set, version and key otherwise."""
@@ -317,7 +351,7 @@ class RestoredGolden:
 
 @pytest.fixture
 def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
-    from memfix.goldens import CaseFailure, CaseSkipped, restored_case
+    from memfix.goldens import CaseFailure, CaseSkipped, ClusterUnreadable, restored_case
 
     case: GoldenCase = request.param
     pool = _session(request.config).pool
@@ -326,6 +360,8 @@ def memfix_golden(request: pytest.FixtureRequest) -> Iterator[RestoredGolden]:
         with restored_case(case, pool=pool) as restored:
             yield RestoredGolden(case, restored, None)
             return
+    except ClusterUnreadable as exc:
+        skipped = str(exc)
     except CaseSkipped as exc:
         skipped = f"{exc} (the json case covers this server)"
     except CaseFailure as exc:
@@ -395,11 +431,11 @@ def memfix_write_side(request: pytest.FixtureRequest) -> Iterator[WriteSide]:
 
 @pytest.fixture
 def memfix_server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    """A fresh server (the first ``--memfix-server``, else the default one)."""
-    from memfix.goldens import choose_servers
+    """A fresh server (the first ``--memfix-server``, a cluster's node kind, else the default)."""
+    from memfix.goldens import choose_targets, standalone_specs
 
     queries = request.config.getoption("--memfix-server") or request.config.getini("memfix_servers")
-    spec = choose_servers(queries[:1])[0]
+    spec = standalone_specs(choose_targets(queries[:1]))[0]
     with spec.start() as server:
         yield server
 

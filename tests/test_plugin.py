@@ -194,3 +194,24 @@ def test_memfix_server_alone_needs_no_goldens(pytester: pytest.Pytester) -> None
     assert [line for line in bad.errlines if line.strip()] == [
         line for line in bad.errlines if "no server matches 'redis-0.0'" in line
     ]
+
+
+def test_cluster_cases_only_when_asked_and_skipped_for_a_format_that_cannot_read_one(
+    pytester: pytest.Pytester,
+) -> None:
+    """``--memfix-cluster`` adds cluster ids; the example's format declares no
+    ``reads_cluster``, so they are skipped saying why (no cluster is formed)."""
+    copy_example(pytester)
+    spec = default_spec().id
+    result = pytester.runpytest_subprocess(
+        *("--memfix-server", spec, "--memfix-cluster", spec, "-v", "-rs"), *NO_VALKEY
+    )
+    result.assert_outcomes(passed=8, skipped=6)  # the default run's 8, plus 3 x 2 cluster cases
+    result.stdout.fnmatch_lines(
+        [
+            f"memfix: servers {spec}, cluster-{spec}",
+            f"*test_golden_loads_unchanged?chat-0.1-json-cluster-{spec}? SKIPPED*",
+            f"SKIPPED [[]6[]] *format 'chatapp' declares no reads_cluster*(cluster-{spec})",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*-write-cluster-*")  # the write side needs one server

@@ -12,6 +12,7 @@ from memfix.formats.base import (
     json_schema_of,
     key_matcher,
     package_versions_of,
+    reads_cluster,
     record_version_of,
 )
 from memfix.formats.registry import BUILTIN_FORMATS, current_version, resolve_format
@@ -28,6 +29,7 @@ __all__ = [
     "json_schema_of",
     "key_matcher",
     "package_versions_of",
+    "reads_cluster",
     "record_version_of",
     "resolve_format",
 ]

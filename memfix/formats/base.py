@@ -15,6 +15,10 @@ Optional members (looked up with the helpers below, so a format can omit them):
   released version (memfix pins its schema modules with it).
 - ``byte_stable: bool``: the writer's bytes are deterministic (write-side
   goldens may compare raw records, not only views).
+- ``reads_cluster: bool``: ``read_sessions`` works on a ``redis.cluster.RedisCluster``
+  client (every key of a session in one slot, every master walked); golden
+  cases on a cluster run only for such formats, and are skipped saying so
+  for the others.
 - ``package_versions() -> dict[str, str]``: exact versions of the
   distributions whose code writes the data (a framework's store); the
   manifest records them, since the library's release *is* the format version.
@@ -39,6 +43,7 @@ __all__ = [
     "json_schema_of",
     "key_matcher",
     "package_versions_of",
+    "reads_cluster",
     "record_version_of",
 ]
 
@@ -117,6 +122,10 @@ def package_versions_of(fmt: Format) -> dict[str, str] | None:
 
 def byte_stable(fmt: Format) -> bool:
     return bool(getattr(fmt, "byte_stable", False))
+
+
+def reads_cluster(fmt: Format) -> bool:
+    return bool(getattr(fmt, "reads_cluster", False))
 
 
 def key_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:

@@ -25,6 +25,7 @@ class MemfixFormat:
     name = "memfix"
     scenario_name = SCENARIO_NAME
     byte_stable = True  # msgpack records of fixed field order; the scenario is seeded
+    reads_cluster = True  # RedisMemoryStore takes a RedisCluster; sessions() walks every master
 
     def __init__(self, keys: KeyLayout | None = None) -> None:
         self.keys = keys or KeyLayout()

@@ -11,6 +11,7 @@ plugin both run.
 from memfix.goldens.case import (
     CaseFailure,
     CaseSkipped,
+    ClusterUnreadable,
     GoldenCase,
     RestoredCase,
     check_golden,
@@ -34,7 +35,7 @@ from memfix.goldens.golden import (
 from memfix.goldens.manifest import Manifest
 from memfix.goldens.record import record, write_golden
 from memfix.goldens.restore import RestoreMode, ServerPool, first_difference, restored_server
-from memfix.goldens.selection import choose_servers
+from memfix.goldens.selection import choose_servers, choose_targets, standalone_specs
 from memfix.goldens.sets import GoldenSet, ProjectConfig, load_config
 from memfix.goldens.verify import VerifyRow, verify_golden, verify_goldens
 from memfix.goldens.view import GoldenView, encode_view, golden_view
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_SET",
     "CaseFailure",
     "CaseSkipped",
+    "ClusterUnreadable",
     "Golden",
     "GoldenCase",
     "GoldenSet",
@@ -57,6 +59,7 @@ __all__ = [
     "VerifyRow",
     "check_golden",
     "choose_servers",
+    "choose_targets",
     "dump_keyspace",
     "encode_dump",
     "encode_view",
@@ -71,6 +74,7 @@ __all__ = [
     "restored_case",
     "restored_server",
     "select_goldens",
+    "standalone_specs",
     "verify_golden",
     "verify_goldens",
     "write_golden",

@@ -1,4 +1,4 @@
-"""The golden case: one golden x restore mode x server, restored, checked, then viewed.
+"""The golden case: one golden x restore mode x server (or cluster), restored, checked, viewed.
 
 The one implementation behind ``memfix verify`` and the pytest plugin. Every
 check that can make a golden lie is here, so both shells fail the same way:
@@ -11,6 +11,11 @@ check that can make a golden lie is here, so both shells fail the same way:
   no FUNCTION library; the view is not empty over a non-empty dump; the view
   holds as many sessions and messages as the manifest says (a reader that skips
   what it cannot decode loses messages silently: that fails here).
+
+On a cluster (``spec`` a :class:`ClusterSpec`, ids like ``1.2-json-cluster-redis-6.2.5``)
+the same checks run through the cluster client, and the view is compared with
+the same snapshot as the standalone cases; a format that does not declare
+``reads_cluster`` is skipped, saying so.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 import redis
 
 from memfix.errors import FormatError, GoldenError
-from memfix.formats import Format, json_schema_of, key_matcher, record_version_of
+from memfix.formats import Format, json_schema_of, key_matcher, reads_cluster, record_version_of
 from memfix.goldens.dump import (
     KeyspaceDump,
     ListEntry,
@@ -33,13 +38,21 @@ from memfix.goldens.dump import (
 )
 from memfix.goldens.golden import Golden
 from memfix.goldens.jsonfile import read_json
-from memfix.goldens.restore import RestoreMode, ServerPool, first_difference, restored_server
+from memfix.goldens.restore import (
+    RestoreMode,
+    ServerPool,
+    client_of,
+    first_difference,
+    has_functions,
+    restored_server,
+)
 from memfix.goldens.view import GoldenView, build_view
-from memfix.servers import Server, ServerError, ServerSpec
+from memfix.servers import AnySpec, Cluster, ClusterSpec, Server, ServerError
 
 __all__ = [
     "CaseFailure",
     "CaseSkipped",
+    "ClusterUnreadable",
     "GoldenCase",
     "RestoredCase",
     "check_golden",
@@ -58,19 +71,24 @@ class CaseSkipped(GoldenError):
     """A case that cannot run here (an RDB newer than the server loads)."""
 
 
+class ClusterUnreadable(CaseSkipped):
+    """A cluster case of a format whose reader does not declare ``reads_cluster``."""
+
+
 @dataclass(frozen=True)
 class GoldenCase:
     """One golden, restored one way, on one server kind."""
 
     golden: Golden
     mode: RestoreMode
-    spec: ServerSpec
+    spec: AnySpec
     fmt: Format = field(compare=False)
     id_prefix: str = ""
 
     @property
     def id(self) -> str:
-        """``1.2-json-redis-7.0.15`` (default set) or ``chat-1.2-json-redis-7.0.15``."""
+        """``1.2-json-redis-7.0.15`` (default set), ``chat-1.2-json-redis-7.0.15``,
+        ``1.2-json-cluster-redis-6.2.5`` (on a cluster)."""
         return f"{self.id_prefix}{self.golden.version}-{self.mode.value}-{self.spec.id}"
 
     @property
@@ -83,7 +101,7 @@ class GoldenCase:
 
 def golden_cases(
     goldens: Sequence[Golden],
-    specs: Sequence[ServerSpec],
+    specs: Sequence[AnySpec],
     fmt: Format,
     *,
     id_prefix: str = "",
@@ -204,20 +222,21 @@ class RestoredCase:
     """A golden case restored into a server; ``view()`` reads it through the current code."""
 
     case: GoldenCase
-    server: Server
+    server: Server | Cluster
     dump: KeyspaceDump
     _view: GoldenView | None = None
 
     @property
     def client(self) -> redis.Redis:
-        return self.server.client
+        """The server's client, or the cluster's ``RedisCluster``."""
+        return client_of(self.server)
 
     def view(self) -> GoldenView:
         """The view, checked against the dump and the manifest; CaseFailure otherwise."""
         if self._view is None:
             case = self.case
             try:
-                view = build_view(case.fmt, self.server.client, self.dump)
+                view = build_view(case.fmt, self.client, self.dump)
             except FormatError as exc:
                 raise case.fail(f"no longer loads with the current code: {exc}") from None
             except (redis.RedisError, ServerError) as exc:
@@ -262,7 +281,7 @@ def _short_lists(view: GoldenView, dump: KeyspaceDump) -> str:
 
 def prefetch(case: GoldenCase, pool: ServerPool) -> None:
     """Start an upcoming rdb case's server early, if the case will get that far."""
-    if case.mode is not RestoreMode.RDB:
+    if case.mode is not RestoreMode.RDB or cluster_unreadable(case) is not None:
         return
     try:
         check_golden(case.golden, case.fmt)
@@ -270,7 +289,18 @@ def prefetch(case: GoldenCase, pool: ServerPool) -> None:
             return
     except GoldenError:
         return  # the case itself reports it
-    pool.prefetch_rdb(case.golden, case.spec)
+    spec = case.spec.node if isinstance(case.spec, ClusterSpec) else case.spec
+    pool.prefetch_rdb(case.golden, spec)  # a cluster's rdb case loads into a node first
+
+
+def cluster_unreadable(case: GoldenCase) -> str | None:
+    """Why ``case`` cannot run: a cluster case of a format that cannot read a cluster."""
+    if isinstance(case.spec, ClusterSpec) and not reads_cluster(case.fmt):
+        return (
+            f"format {case.fmt.name!r} declares no reads_cluster: its reader is not run "
+            f"on a cluster client ({case.spec.id})"
+        )
+    return None
 
 
 @contextmanager
@@ -278,9 +308,13 @@ def restored_case(case: GoldenCase, *, pool: ServerPool | None = None) -> Iterat
     """``case`` restored into a server whose database holds nothing else.
 
     Raises CaseFailure (one line naming set, version, file or key) for any golden
-    problem, CaseSkipped when the RDB is too new for the server.
+    problem, CaseSkipped when the RDB is too new for the server, ClusterUnreadable
+    for a cluster case of a format that cannot read a cluster.
     """
     golden = case.golden
+    why = cluster_unreadable(case)
+    if why is not None:
+        raise ClusterUnreadable(why)
     try:
         check_golden(golden, case.fmt)
     except GoldenError as exc:
@@ -293,11 +327,16 @@ def restored_case(case: GoldenCase, *, pool: ServerPool | None = None) -> Iterat
             )
     try:
         with restored_server(golden, case.spec, case.mode, pool=pool) as server:
-            actual = dump_keyspace(server.client)
+            actual = dump_keyspace(client_of(server))
             diff = first_difference(golden.dump.without_ttl_values(), actual.without_ttl_values())
             if diff is not None:
                 raise case.fail(f"{case.mode.value} restore differs from dump.json: {diff}")
-            if case.mode is RestoreMode.RDB and _has_functions(server.client):
+            # (a cluster's rdb source server was checked before its keys moved)
+            if (
+                case.mode is RestoreMode.RDB
+                and isinstance(server, Server)
+                and has_functions(server.client)
+            ):
                 raise case.fail("dump.rdb carries FUNCTION libraries (code, not data)")
             yield RestoredCase(case, server, actual)
     except (ServerError, redis.RedisError) as exc:
@@ -306,10 +345,3 @@ def restored_case(case: GoldenCase, *, pool: ServerPool | None = None) -> Iterat
         if isinstance(exc, CaseFailure):
             raise
         raise case.fail(str(exc)) from None
-
-
-def _has_functions(client: redis.Redis) -> bool:
-    try:
-        return bool(client.execute_command("FUNCTION", "LIST"))  # type: ignore[no-untyped-call]
-    except redis.ResponseError:  # before Redis 7: no functions at all
-        return False

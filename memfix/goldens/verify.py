@@ -21,6 +21,7 @@ from memfix.errors import GoldenError
 from memfix.formats import Format
 from memfix.goldens.case import (
     CaseSkipped,
+    ClusterUnreadable,
     GoldenCase,
     check_golden,
     restored_case,
@@ -31,7 +32,7 @@ from memfix.goldens.restore import RestoreMode, ServerPool
 from memfix.goldens.sets import GoldenSet
 from memfix.goldens.view import GoldenView
 from memfix.goldens.writeside import check_set_write_side
-from memfix.servers import ServerSpec
+from memfix.servers import AnySpec, ServerSpec, standalone_of
 
 __all__ = ["VerifyRow", "verify_golden", "verify_goldens", "verify_set", "verify_write_side"]
 
@@ -60,19 +61,21 @@ class VerifyRow:
 def verify_set(
     golden_set: GoldenSet,
     goldens: Sequence[Golden],
-    specs: Sequence[ServerSpec],
+    specs: Sequence[AnySpec],
     *,
     progress: Progress | None = None,
     pool: ServerPool | None = None,
 ) -> list[VerifyRow]:
     """``goldens`` of the set (load, meaning), then the write side of its current version
-    when that golden is among them (or none is named), on the first server."""
+    when that golden is among them (or none is named), on the first server (a
+    cluster's node kind: the write side needs one server)."""
     rows = verify_goldens(goldens, specs, golden_set=golden_set, progress=progress, pool=pool)
     current = golden_set.current_version
     selected = {g.version: g for g in goldens}
     if len(selected) < len(golden_set.goldens()) and current not in selected:
         return rows  # versions were named, not the current one
     golden = selected.get(current)
+    writer = standalone_of(specs[0])
     broken = golden is not None and any(
         r.failed and r.mode == "files" and r.golden == golden.label for r in rows
     )
@@ -80,7 +83,7 @@ def verify_set(
         rows.append(
             VerifyRow(
                 golden.label,
-                specs[0].id,
+                writer.id,
                 "write",
                 "skipped",
                 "the golden fails its own checks (its files row): nothing to compare with",
@@ -88,14 +91,14 @@ def verify_set(
             )
         )
         return rows
-    (progress or (lambda _: None))(f"{golden_set.name}: write side of {current} on {specs[0].id}")
-    rows.append(verify_write_side(golden_set, specs[0]))
+    (progress or (lambda _: None))(f"{golden_set.name}: write side of {current} on {writer.id}")
+    rows.append(verify_write_side(golden_set, writer))
     return rows
 
 
 def verify_goldens(
     goldens: Iterable[Golden],
-    specs: Sequence[ServerSpec],
+    specs: Sequence[AnySpec],
     *,
     fmt: Format | None = None,
     golden_set: GoldenSet | None = None,
@@ -113,7 +116,7 @@ def verify_goldens(
 
 def verify_golden(
     golden: Golden,
-    specs: Sequence[ServerSpec],
+    specs: Sequence[AnySpec],
     *,
     fmt: Format | None = None,
     golden_set: GoldenSet | None = None,
@@ -150,16 +153,10 @@ def verify_golden(
                 with restored_case(case, pool=pool) as restored:
                     view = restored.view()
             except CaseSkipped as exc:
-                rows.append(
-                    VerifyRow(
-                        label,
-                        spec.id,
-                        mode.value,
-                        "skipped",
-                        f"{exc}; verified through dump.json",
-                        0.0,
-                    )
-                )
+                why = str(exc)
+                if not isinstance(exc, ClusterUnreadable):
+                    why += "; verified through dump.json"
+                rows.append(VerifyRow(label, spec.id, mode.value, "skipped", why, 0.0))
                 continue
             except GoldenError as exc:
                 rows.append(VerifyRow(label, spec.id, mode.value, "FAIL", str(exc), _since(t0)))
@@ -197,7 +194,12 @@ def _meaning_row(golden: Golden, golden_set: GoldenSet, views: list[GoldenView])
     started = time.perf_counter()
     if not views:
         return VerifyRow(
-            label, "-", "meaning", "skipped", "no view to compare: every restore failed", 0.0
+            label,
+            "-",
+            "meaning",
+            "skipped",
+            "no view to compare: every restore failed or was skipped",
+            0.0,
         )
     snapshot = golden_set.snapshot_file(golden.version)
     try:

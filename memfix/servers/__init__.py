@@ -25,7 +25,7 @@ from __future__ import annotations
 # Importing the backends registers them with ServerSpec.start (spec.py stays below them).
 from . import docker as _docker_backend  # noqa: F401
 from . import local as _local_backend  # noqa: F401
-from .cluster import Cluster, ClusterSpec, cluster_specs, select_cluster
+from .cluster import AnySpec, Cluster, ClusterSpec, cluster_specs, select_cluster, standalone_of
 from .discovery import default_spec, discover, select_spec
 from .errors import (
     DatabaseNotEmpty,
@@ -39,6 +39,7 @@ from .handle import Server
 from .spec import Persistence, RdbHeader, ServerSpec, describe, rdb_header, server_identity
 
 __all__ = [
+    "AnySpec",
     "Cluster",
     "ClusterSpec",
     "DatabaseNotEmpty",
@@ -60,4 +61,5 @@ __all__ = [
     "select_cluster",
     "select_spec",
     "server_identity",
+    "standalone_of",
 ]

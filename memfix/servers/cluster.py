@@ -28,7 +28,15 @@ from .handle import Server
 from .plumbing import HOST
 from .spec import Persistence, RdbHeader, ServerSpec
 
-__all__ = ["SLOTS", "Cluster", "ClusterSpec", "cluster_specs", "select_cluster"]
+__all__ = [
+    "SLOTS",
+    "AnySpec",
+    "Cluster",
+    "ClusterSpec",
+    "cluster_specs",
+    "select_cluster",
+    "standalone_of",
+]
 
 SLOTS = 16384
 READY_TIMEOUT = 20.0
@@ -76,6 +84,11 @@ class ClusterSpec:
         replicas = f" + {self.masters * self.replicas} replicas" if self.replicas else ""
         return f"{self.masters} masters{replicas} of {self.node.location}"
 
+    def can_load(self, header: RdbHeader) -> bool:
+        """Whether a golden's RDB can reach this cluster: a standalone node of the same
+        kind loads it, then its keys move over with DUMP/RESTORE."""
+        return self.node.can_load(header)
+
     @property
     def has_addslotsrange(self) -> bool:
         """``CLUSTER ADDSLOTSRANGE`` came with Redis 7.0 (Valkey has it from its first release)."""
@@ -88,6 +101,15 @@ class ClusterSpec:
         if self.node.version_tuple < (3, 0) and self.product == "redis":
             raise ServerError(f"{self.id}: Redis {self.version} has no cluster mode")
         return Cluster.launch(self)
+
+
+AnySpec = ServerSpec | ClusterSpec
+"""What a golden case runs on: one server, or a cluster of one server kind."""
+
+
+def standalone_of(spec: AnySpec) -> ServerSpec:
+    """The one-server kind of ``spec`` (a cluster's node spec), for what needs one server."""
+    return spec.node if isinstance(spec, ClusterSpec) else spec
 
 
 def cluster_specs(specs: Sequence[ServerSpec]) -> list[ClusterSpec]:
