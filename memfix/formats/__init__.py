@@ -12,6 +12,7 @@ from memfix.formats.base import (
     key_matcher,
     package_versions_of,
     record_version_of,
+    writer_of,
 )
 from memfix.formats.registry import BUILTIN_FORMATS, current_version, resolve_format
 from memfix.version import Version
@@ -28,4 +29,5 @@ __all__ = [
     "package_versions_of",
     "record_version_of",
     "resolve_format",
+    "writer_of",
 ]

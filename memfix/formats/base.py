@@ -15,6 +15,8 @@ Optional members (looked up with the helpers below, so a format can omit them):
   released version (memfix pins its schema modules with it).
 - ``byte_stable: bool``: the writer's bytes are deterministic (write-side
   goldens may compare raw records, not only views).
+- ``writer: str``: who writes the scenario, as write-side reports name it
+  (default "the current writer"; a set of fixed foreign writers says so).
 - ``package_versions() -> dict[str, str]``: exact versions of the
   distributions whose code writes the data (a framework's store); the
   manifest records them, since the library's release *is* the format version.
@@ -39,6 +41,7 @@ __all__ = [
     "key_matcher",
     "package_versions_of",
     "record_version_of",
+    "writer_of",
 ]
 
 
@@ -108,6 +111,11 @@ def package_versions_of(fmt: Format) -> dict[str, str] | None:
 
 def byte_stable(fmt: Format) -> bool:
     return bool(getattr(fmt, "byte_stable", False))
+
+
+def writer_of(fmt: Format) -> str:
+    value = getattr(fmt, "writer", None)
+    return value if isinstance(value, str) and value else "the current writer"
 
 
 def key_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:

@@ -286,6 +286,7 @@ class ForeignShapes:
     scenario_name = "foreign-shapes/1"
     current_version = "1.0"  # the shapes' version: bump it (and record) to add shapes
     byte_stable = True  # fixed writers, fixed data: the raw records are compared
+    writer = "the foreign writers' scenario"  # not memfix's writer, as reports say
 
     @property
     def key_patterns(self) -> tuple[str, ...]:
