@@ -1,6 +1,7 @@
 """The regression test memfix exists for: every committed golden of every set in
-``[tool.memfix]`` (memfix's own store, and the langchain, llama-index and
-pydantic-ai stores with goldens written by several releases of each library),
+``[tool.memfix]`` (memfix's own store; memfix's format as other writers produce
+it, set ``foreign``; and the langchain, llama-index and pydantic-ai stores with
+goldens written by several releases of each library),
 restored into a fresh real server (from its RDB file and from its JSON dump, on
 every server available), must load through the current code exactly as its
 snapshot says; and the current writer, replaying the current version's scenario,

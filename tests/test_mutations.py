@@ -4,11 +4,14 @@ Each case copies the package, goldens and snapshots to a temporary place,
 applies one change, and runs against the copy, on one real server, each layer:
 
 - ``goldens``: the golden regression test (``tests/test_goldens.py``, each golden
-  restored and compared with its snapshot);
-- ``writeside``: the plugin's write-side test in the same file (the current writer
-  replays the current version over the previous golden);
-- ``foreign``: memfix's readers on foreign shapes, and its writer round-tripping them;
-- ``verify``: ``memfix verify`` (load, meaning against the same snapshots, write side).
+  restored and compared with its snapshot), over the sets of memfix's own format:
+  ``memfix`` (written by memfix) and ``foreign`` (written by other writers);
+- ``writeside``: the plugin's write-side test in the same file (each set's current
+  version replayed: memfix's writer over the previous golden, the foreign writers);
+- ``foreign``: memfix's writer round-tripping the foreign shapes (the readers on
+  them are the ``foreign`` set's goldens);
+- ``verify``: ``memfix verify`` of both sets (load, meaning against the same
+  snapshots, write side).
 
 Known-breaking changes must fail exactly the goldens whose data they break and
 the layers named for them; a harmless refactor must fail nothing anywhere.
@@ -36,7 +39,13 @@ from tests.test_record_verify import REPO
 pytestmark = pytest.mark.slow
 
 #: Every committed golden: each holds the records of every earlier release too.
-ALL = frozenset(g.version for g in find_goldens(REPO / "golden"))
+ALL = frozenset(str(g.version) for g in find_goldens(REPO / "golden"))
+#: The golden of the foreign shapes (set ``foreign``), as its test ids name it.
+FOREIGN = frozenset(
+    f"foreign-{g.version}" for g in find_goldens(REPO / "golden" / "foreign", "foreign")
+)
+#: The sets the mutations (all of memfix's own store) can break.
+SETS = ("memfix", "foreign")
 
 
 def since(version: str) -> frozenset[str]:
@@ -50,11 +59,11 @@ class Mutation:
     file: str
     old: str
     new: str
-    caught_in: frozenset[str]  # golden versions that must fail (empty: none may)
-    # The write-side check and the foreign-shape tests read with the current code too,
-    # so a reader break fails them as well where their data holds what it breaks.
+    caught_in: frozenset[str]  # goldens that must fail: "1.4", "foreign-1.0" (empty: none may)
+    # The write-side check and the foreign-shape round trip read with the current code
+    # too, so a reader break fails them as well where their data holds what it breaks.
     writeside: bool = False  # the write-side check must fail (else it must pass)
-    foreign: bool = False  # the foreign-shape tests must fail (else they must pass)
+    foreign: bool = False  # memfix's writer round-tripping the foreign shapes must fail
 
 
 MUTATIONS = [
@@ -63,18 +72,16 @@ MUTATIONS = [
         "memfix/schemas/__init__.py",
         "    for (major, minor), name in sorted(found):\n",
         "    for (major, minor), name in sorted(found)[1:]:\n",
-        ALL,  # every golden holds 1.0 records
+        ALL | FOREIGN,  # every golden holds 1.0 records
         writeside=True,
-        foreign=True,
     ),
     Mutation(
         "break-the-1.1-decoder",
         "memfix/schemas/v1_1.py",
         "    timestamp: float\n",
         "    timestamp: int\n",
-        since("1.1"),
+        since("1.1") | FOREIGN,
         writeside=True,
-        foreign=True,
     ),
     Mutation(
         "rename-a-field-on-the-wire",
@@ -89,7 +96,7 @@ MUTATIONS = [
         "memfix/schemas/__init__.py",
         "ts_ms / 1000,  # integer ms on the wire",
         "ts_ms,  # integer ms on the wire",
-        ALL,
+        ALL | FOREIGN,
         foreign=True,
     ),
     Mutation(
@@ -97,16 +104,15 @@ MUTATIONS = [
         "memfix/store/keys.py",
         'prefix: str = "session"',
         'prefix: str = "chat"',
-        ALL,
+        ALL | FOREIGN,
         writeside=True,
-        foreign=True,
     ),
     Mutation(
         "reverse-the-list-order",
         "memfix/store/redis_store.py",
         "decode_records(key, raws, negative_index=start < 0)",
         "decode_records(key, raws[::-1], negative_index=start < 0)",
-        ALL,
+        ALL | FOREIGN,
         foreign=True,
     ),
     Mutation(
@@ -114,9 +120,8 @@ MUTATIONS = [
         "memfix/schemas/v1_1.py",
         "    metadata: dict[str, Any] = {}\n",
         "    metadata: dict[str, Any]\n",
-        ALL,  # 1.1 records without metadata, and the 1.0 -> 1.1 upcast
+        ALL | FOREIGN,  # 1.1 records without metadata, and the 1.0 -> 1.1 upcast
         writeside=True,
-        foreign=True,
     ),
     Mutation(
         "change-an-enum-value",
@@ -211,23 +216,22 @@ MUTATIONS = [
         "memfix/schemas/__init__.py",
         """        if b'"v"' in head:""",
         """        if head.startswith(b'{"v"'):""",
-        frozenset(),
-        foreign=True,
+        FOREIGN,  # only the foreign set holds a record whose tag is not first
+        writeside=True,  # the foreign set's write side reads back what its writers wrote
     ),
     Mutation(
         "reader-splits-session-keys-on-colons",
         "memfix/store/keys.py",
         "            return key[len(self._head) : len(key) - len(self._tail)]",
         '            return key.split(":")[1]',
-        frozenset(),
-        foreign=True,
+        FOREIGN,  # only the foreign set holds a hash-tagged session id with a colon
     ),
     Mutation(
         "reader-drops-metadata",  # decodes fine: today's verify cannot see it
         "memfix/schemas/__init__.py",
         "            metadata,\n            id,\n",
         "            {},\n            id,\n",
-        ALL - {"1.0"},
+        ALL - {"1.0"} | FOREIGN,
         foreign=True,
     ),
 ]
@@ -235,10 +239,7 @@ MUTATIONS = [
 LAYER_TESTS = {
     "goldens": ["tests/test_goldens.py::test_golden_loads_unchanged"],
     "writeside": ["tests/test_goldens.py::test_golden_is_written_unchanged"],
-    "foreign": [
-        "tests/test_foreign.py::test_memfix_reads_every_foreign_shape_unchanged",
-        "tests/test_foreign.py::test_memfix_writer_round_trips_every_foreign_shape",
-    ],
+    "foreign": ["tests/test_foreign.py::test_memfix_writer_round_trips_every_foreign_shape"],
 }
 LAYERS = ("goldens", "writeside", "foreign", "verify")
 
@@ -248,14 +249,20 @@ class Outcome:
     failed_goldens: set[str]
     caught: dict[str, bool]  # layer -> failed
     pytest_output: str
-    verify_output: str
+    verify_outputs: dict[str, str]  # set -> what `memfix verify --set` printed
+
+    @property
+    def verify_output(self) -> str:
+        return "".join(self.verify_outputs.values())
 
     @property
     def output(self) -> str:
         return self.pytest_output + self.verify_output
 
 
-FAILED = re.compile(r"^FAILED \S+\[(\d+\.\d+)-(?:rdb|json)-[^\]]+\]", re.MULTILINE)
+FAILED = re.compile(
+    r"^FAILED \S+\[((?:[a-z][\w-]*?-)?\d+\.\d+)-(?:rdb|json)-[^\]]+\]", re.MULTILINE
+)
 
 
 def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
@@ -302,9 +309,8 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
             "no:cacheprovider",
             "--memfix-server",
             server,
-            # the mutations are of memfix's own store: its set is the one they break
-            "--memfix-set",
-            "memfix",
+            # the mutations are of memfix's own store: the sets of its format
+            *(arg for name in SETS for arg in ("--memfix-set", name)),
         ],
         cwd=copy,
         env=env,
@@ -313,26 +319,29 @@ def run_mutated(mutation: Mutation, workdir: Path) -> Outcome:
         check=False,
         timeout=300,
     )
-    verify = subprocess.run(
-        [
-            *(sys.executable, "-m", "memfix.cli", "verify", "-q"),
-            *("--goldens", "golden", "--server", server),
-        ],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    verifies = [
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "memfix.cli", "verify", "-q"),
+                *("--set", name, "--server", server),
+            ],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        for name in SETS
+    ]
     failed_tests = set(re.findall(r"^FAILED ([\w/.]+::\w+)", proc.stdout, re.MULTILINE))
     caught = {layer: any(t in failed_tests for t in tests) for layer, tests in LAYER_TESTS.items()}
-    caught["verify"] = verify.returncode != 0
+    caught["verify"] = any(v.returncode != 0 for v in verifies)
     return Outcome(
         set(FAILED.findall(proc.stdout)),
         caught,
         proc.stdout + proc.stderr,
-        verify.stdout + verify.stderr,
+        {name: v.stdout + v.stderr for name, v in zip(SETS, verifies, strict=True)},
     )
 
 
@@ -403,7 +412,7 @@ def test_a_writer_that_pickles_fails_goldens_and_verify_naming_golden_key_and_ch
     # The shared timeline gets 5 turns per release: the current one's start after the others'.
     key = f"key 'session:timeline:messages' index {5 * (len(schemas.RELEASED) - 1)}"
     change = f"record now starts b'\\x80\\x04' (pickle?) where the golden has b'\\x99\\xa3{v}'"
-    pytest_out, verify_out = outcome.pytest_output, outcome.verify_output
+    pytest_out, verify_out = outcome.pytest_output, outcome.verify_outputs["memfix"]
     assert re.search(
         rf"^FAILED tests/test_goldens.py::test_golden_is_written_unchanged\[{vre}-write-",
         pytest_out,

@@ -14,6 +14,7 @@ from memfix.formats.base import (
     package_versions_of,
     reads_cluster,
     record_version_of,
+    writer_of,
 )
 from memfix.formats.registry import BUILTIN_FORMATS, current_version, resolve_format
 from memfix.version import Version
@@ -32,4 +33,5 @@ __all__ = [
     "reads_cluster",
     "record_version_of",
     "resolve_format",
+    "writer_of",
 ]

@@ -19,6 +19,8 @@ Optional members (looked up with the helpers below, so a format can omit them):
   client (every key of a session in one slot, every master walked); golden
   cases on a cluster run only for such formats, and are skipped saying so
   for the others.
+- ``writer: str``: who writes the scenario, as write-side reports name it
+  (default "the current writer"; a set of fixed foreign writers says so).
 - ``package_versions() -> dict[str, str]``: exact versions of the
   distributions whose code writes the data (a framework's store); the
   manifest records them, since the library's release *is* the format version.
@@ -45,6 +47,7 @@ __all__ = [
     "package_versions_of",
     "reads_cluster",
     "record_version_of",
+    "writer_of",
 ]
 
 #: The TTL, in whole seconds (and whole minutes, so dumps stay deterministic), that a
@@ -126,6 +129,11 @@ def byte_stable(fmt: Format) -> bool:
 
 def reads_cluster(fmt: Format) -> bool:
     return bool(getattr(fmt, "reads_cluster", False))
+
+
+def writer_of(fmt: Format) -> str:
+    value = getattr(fmt, "writer", None)
+    return value if isinstance(value, str) and value else "the current writer"
 
 
 def key_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:

@@ -8,12 +8,17 @@ microseconds, integer timestamps, content with edge whitespace or over 64 KiB,
 decomposed unicode, hash-tagged and non-ASCII session ids, tagged records whose
 ``"v"`` is not the first member, pretty-printed JSON, msgpack arrays that omit
 trailing defaults. The writers here produce exactly those shapes, with no
-memfix code on the write path.
+memfix code on the write path (not even its key layout: they spell the key
+as such a writer does).
 
-:func:`write_foreign_scenario` has the shape of ``Format.write_scenario`` and
-returns what each session must read back as, so a test (or a golden set
-recorded from it, see :data:`FOREIGN_SHAPES`) checks memfix's readers against
-an expectation that does not come from memfix's readers.
+:data:`FOREIGN_SHAPES` is a format whose scenario runs these writers and whose
+keys and readers are memfix's own store's, so the golden set ``foreign``
+recorded from it (``golden/foreign/``) keeps the shapes in memfix's goldens:
+restored on every server and read through memfix's current readers by the
+pytest plugin and ``memfix verify``. :func:`expected_view` says what each
+session must read back as, derived from the writers' own data, so the set's
+committed snapshot is checked against an expectation that does not come from
+memfix's readers (``tests/test_foreign.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from typing import Any
 import msgspec
 import redis
 
-from memfix.store import KeyLayout, RedisMemoryStore
+from memfix import schemas
+from memfix.formats.memfix import MEMFIX_FORMAT
+from memfix.version import Version
 
 __all__ = [
     "FOREIGN_SHAPES",
@@ -38,8 +45,6 @@ __all__ = [
     "expected_view",
     "write_foreign_scenario",
 ]
-
-_KEYS = KeyLayout()
 
 
 @dataclass(frozen=True)
@@ -71,7 +76,8 @@ Writer = Callable[[redis.Redis, str, Sequence[ForeignMessage]], None]
 
 
 def _push(client: redis.Redis, session_id: str, records: Sequence[bytes | str]) -> None:
-    client.rpush(_KEYS.messages(session_id), *records)
+    """RPUSH onto the key such a writer hard-codes (the seed article's, memfix's too)."""
+    client.rpush(f"session:{session_id}:messages", *records)
 
 
 def article_store(client: redis.Redis, session_id: str, msgs: Sequence[ForeignMessage]) -> None:
@@ -259,23 +265,48 @@ def expected_view() -> dict[str, list[dict[str, Any]]]:
 
 
 class ForeignShapes:
-    """The foreign shapes as a golden-set format: written by the foreign writers,
-    read by memfix's current store, so a set recorded from it keeps them in the
-    goldens (e.g. ``format = "memfix.formats.foreign:FOREIGN_SHAPES"``)."""
+    """The foreign shapes as a golden-set format (set ``foreign`` in pyproject:
+    ``format = "memfix.formats.foreign:FOREIGN_SHAPES"``).
+
+    Written by the foreign writers above, read by memfix's own format
+    (:data:`memfix.formats.memfix.MEMFIX_FORMAT`: its key patterns, its
+    ``read_sessions``, its record-version detection), so what the set's goldens
+    test is memfix's current readers on data memfix did not write.
+
+    The write-side check runs too, and means: the committed golden is still,
+    byte for byte, what these writers write, so :func:`expected_view` (their
+    data) is still its meaning; and memfix's current readers read what the
+    writers just wrote as they read the golden. A change of memfix's *writer*
+    cannot fail it (no memfix write code runs here): memfix's writer is checked
+    on these shapes by ``tests/test_foreign.py`` and on its own scenario by set
+    ``memfix``.
+    """
 
     name = "memfix-foreign"
-    current_version = "1.0"
-    byte_stable = True
-    key_patterns: tuple[str, ...] = (_KEYS.pattern,)
+    scenario_name = "foreign-shapes/1"
+    current_version = "1.0"  # the shapes' version: bump it (and record) to add shapes
+    byte_stable = True  # fixed writers, fixed data: the raw records are compared
+    writer = "the foreign writers' scenario"  # not memfix's writer, as reports say
 
-    def write_scenario(self, client: redis.Redis, version: Any) -> None:
+    @property
+    def key_patterns(self) -> tuple[str, ...]:
+        return MEMFIX_FORMAT.key_patterns
+
+    def write_scenario(self, client: redis.Redis, version: Version) -> None:
+        """Every foreign shape (the seed article's json.dumps, other key orders, float
+        and integer timestamps, edge whitespace, over 64 KiB, NFD, hash-tagged and
+        non-ASCII ids, late and spaced tags, pretty JSON, short msgpack arrays),
+        each session by its own writer; no memfix write code."""
+        if str(version) != self.current_version:
+            raise ValueError(f"the foreign shapes have version {self.current_version} only")
         write_foreign_scenario(client, str(version))
 
     def read_sessions(self, client: redis.Redis) -> dict[str, list[Any]]:
-        store = RedisMemoryStore(client)
-        return {
-            sid: msgspec.to_builtins(store.get_history(sid, limit=None)) for sid in store.sessions()
-        }
+        return MEMFIX_FORMAT.read_sessions(client)
+
+    def record_version(self, raw: bytes) -> str | None:
+        """The schema version memfix detects (the manifest counts records by it)."""
+        return schemas.detect_version(raw)
 
 
 FOREIGN_SHAPES = ForeignShapes()

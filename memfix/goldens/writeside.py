@@ -30,7 +30,7 @@ from typing import Any
 import redis
 
 from memfix.errors import FormatError, GoldenError
-from memfix.formats import Format, Version, byte_stable
+from memfix.formats import Format, Version, byte_stable, writer_of
 from memfix.goldens.case import CaseSkipped, check_golden
 from memfix.goldens.dump import (
     Entry,
@@ -75,6 +75,7 @@ class WriteSideResult:
     records: int  # list elements compared byte for byte (0 unless byte_stable)
     sessions: int  # sessions compared as read back
     lines: tuple[str, ...]  # one per difference; empty when the writer is unchanged
+    writer: str = "the current writer"  # who wrote the scenario (the format's ``writer``)
 
     @property
     def ok(self) -> bool:
@@ -85,12 +86,10 @@ class WriteSideResult:
         if self.ok:
             raw = f", {self.records} records byte for byte" if self.byte_stable else ""
             return (
-                f"the current writer reproduces golden {self.golden}: {self.keys} keys{raw}, "
+                f"{self.writer} reproduces golden {self.golden}: {self.keys} keys{raw}, "
                 f"{self.sessions} sessions read back"
             )
-        return f"the current writer no longer writes golden {self.golden}: " + "; ".join(
-            self.lines[:3]
-        )
+        return f"{self.writer} no longer writes golden {self.golden}: " + "; ".join(self.lines[:3])
 
     def report(self) -> str:
         """Every line, for a test failure or ``memfix verify``."""
@@ -188,6 +187,7 @@ def check_write_side(
         records=records if raw else 0,
         sessions=len(before),
         lines=tuple(cap_lines(lines, limit)),
+        writer=writer_of(fmt),
     )
 
 
