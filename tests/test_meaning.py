@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
+import redis
 from click.testing import CliRunner
 
 from memfix import schemas
@@ -42,6 +43,7 @@ def test_the_snapshots_verify_reads_are_the_ones_pytest_writes() -> None:
 @pytest.fixture(scope="module")
 def view_1_3() -> dict[str, Any]:
     with restored_server(GOLDENS["1.3"], default_spec(), RestoreMode.JSON) as server:
+        assert isinstance(server.client, redis.Redis)  # a standalone server
         return golden_view(server.client)
 
 

@@ -92,7 +92,8 @@ RERECORDED_UNRELEASED = {
 
 
 def _changes_outside_exceptions(log: str) -> str:
-    kept, allowed = [], ()
+    kept: list[str] = []
+    allowed: tuple[str, ...] = ()
     for line in log.splitlines():
         if line.startswith("commit "):
             allowed = RERECORDED_UNRELEASED.get(line.split()[1], ())
@@ -275,11 +276,11 @@ def test_record_refuses_a_key_the_rdb_would_lose(tmp_path: Path, ttl: int, refus
     """dump.rdb stores absolute expiry: a key with a short TTL would vanish from it."""
     root = tmp_path / "golden"
     if not refused:
-        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))
         assert find_goldens(root)[0].dump.keys
         return
     with pytest.raises(GoldenError) as raised:
-        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))  # type: ignore[arg-type]
+        record(CURRENT, root, fresh=True, fmt=ExpiringFormat(ttl))
     message = str(raised.value)
     assert "\n" not in message
     assert f"refusing to record {root / str(CURRENT)}: key 'session:" in message
