@@ -408,6 +408,7 @@ def run_batch_atomicity(
     trips, and threads on one machine hit it as well as processes.
     """
     done = threading.Event()
+    racing = threading.Semaphore(0)  # one release per single writer once it is appending
     acked: list[str] = []
     written: list[list[str]] = []
     errors: list[str] = []
@@ -416,6 +417,10 @@ def run_batch_atomicity(
     def batcher() -> None:
         store = factory()
         try:
+            # Start only once every single writer is appending: a fast store can write
+            # all its batches before a thread that has just started appends at all.
+            for _ in range(single_writers):
+                racing.acquire(timeout=_JOIN_TIMEOUT)
             for b in range(batches):
                 tags = [tag("batch", b * batch_size + i) for i in range(batch_size)]
                 store.append_messages(session, [Message("user", t, 1.0) for t in tags])
@@ -436,9 +441,13 @@ def run_batch_atomicity(
                 store.append_message(session, Message("assistant", tag(name, seq), 1.0))
                 with lock:
                     acked.append(tag(name, seq))
+                if seq == 0:
+                    racing.release()
                 seq += 1
         except Exception as exc:
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            if seq == 0:
+                racing.release()  # failed before racing: do not keep the batcher waiting
         finally:
             store.close()
 
