@@ -36,10 +36,10 @@ _ROLES = {"system": 0, "user": 1, "assistant": 2, "tool": 3}
 
 
 def hand_encode(m: Message) -> bytes:
-    """What a hand-written store writes: the 1.4 wire fields, one msgspec call, no checks."""
+    """What a hand-written store writes: the current wire fields, one msgspec call, no checks."""
     return _encoder.encode(
         (
-            "1.4",
+            schemas.CURRENT_VERSION,
             m.id,
             _ROLES[m.role],
             m.content,

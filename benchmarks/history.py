@@ -3,7 +3,7 @@
 Baselines: ``LRANGE`` plus an untyped msgspec decode of each record (the least
 any store must do to hand back the fields), and ``LRANGE`` alone (bytes).
 Also shown: ``LRANGE`` plus a typed decode into the released wire struct
-(``v1_4.decode``), what a store that did not build its own model would return.
+(the current version's ``decode``), what a store that did not build its own model would return.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import redis
 from benchmarks.append import article_message
 from benchmarks.harness import Contender, Op, Workload
 from memfix import Message, RedisMemoryStore, schemas
-from memfix.schemas import v1_4
 from tests.article_store import ArticleRedisMemoryStore
 
 UNTYPED = "LRANGE + untyped msgspec decode"
@@ -56,7 +55,7 @@ def reads(
 
     def typed(r: redis.Redis, key: str) -> Op:
         k = _key(key)
-        decode = v1_4.decode
+        decode = schemas.RELEASED[schemas.CURRENT_VERSION].decode
         return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[arg-type]
 
     def json_loads(r: redis.Redis, key: str) -> Op:
@@ -79,7 +78,7 @@ def reads(
     ]
     if full:
         contenders += [
-            Contender("LRANGE + v1_4.decode (wire structs)", typed, fill),
+            Contender(f"LRANGE + v{schemas.CURRENT_VERSION}.decode (wire structs)", typed, fill),
             Contender(
                 "memfix get_history over 1.0 JSON records",
                 memfix,

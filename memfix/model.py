@@ -20,15 +20,18 @@ __all__ = ["Message", "Role", "ToolCall"]
 Role = Literal["system", "user", "assistant", "tool"]
 
 
-class ToolCall(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A tool invocation an assistant message asks for (OpenAI-style)."""
+class ToolCall(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
+    """A tool invocation an assistant message asks for (OpenAI-style).
+
+    Not tracked by the garbage collector, like :class:`Message` (see there).
+    """
 
     id: str
     name: str
     arguments: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class Message(msgspec.Struct, frozen=True, omit_defaults=True):
+class Message(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """One chat message.
 
     ``timestamp`` is epoch seconds (a float, as the seed article stored it),
@@ -41,6 +44,15 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True):
     Tool use (schema 1.3): an ``assistant`` message may carry ``tool_calls``;
     each answer is a ``tool`` message with the tool's ``name`` and the
     ``tool_call_id`` it answers.
+
+    Messages are not tracked by Python's cycle collector (msgspec's
+    ``gc=False``): ``get_history`` builds thousands of them, and tracking each
+    made building them ~15 % dearer and every collection slower. A message
+    read back holds only JSON values (str, int, float, bool, None, list, dict),
+    which cannot refer back to it, so no cycle can form. The caveat: a cycle
+    *through* a message is never collected. Do not store a message (or an
+    object that refers to it) inside its own ``metadata`` or tool-call
+    ``arguments``; such a message would never be freed.
     """
 
     role: Role

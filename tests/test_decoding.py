@@ -8,6 +8,9 @@ per-record answer, and the first record that does not decode alone is named.
 
 from __future__ import annotations
 
+import gc
+
+import msgspec
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (the dev extra) is not installed")
@@ -156,3 +159,31 @@ def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:
         schemas.encode_message(Message("assistant", "", 1.0, tool_calls=[bad]))
     assert not schemas._plain_calls([bad])
     assert schemas._plain_calls([ToolCall("i", "f")])
+
+
+_JSON_TYPES = (str, int, float, bool, type(None), list, dict)
+
+
+def _json_only(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(type(k) is str and _json_only(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_only(v) for v in value)
+    return type(value) in _JSON_TYPES
+
+
+@pytest.mark.parametrize("version", list(ONE_OF_EACH))
+def test_read_messages_are_untracked_and_hold_no_cycle(version: str) -> None:
+    """``Message`` and ``ToolCall`` are ``gc=False``: the cycle collector never
+    sees them, which is safe because what a record decodes to holds only JSON
+    builtins (no reference back to a message can form)."""
+    (message,) = schemas.decode_records([ONE_OF_EACH[version]])
+    assert not gc.is_tracked(message)
+    assert all(not gc.is_tracked(call) for call in message.tool_calls)
+    fields = [getattr(message, f) for f in message.__struct_fields__ if f != "tool_calls"]
+    calls = [[c.id, c.name, c.arguments] for c in message.tool_calls]
+    assert _json_only(fields) and _json_only(calls)
+    # the check can fail: the same message as a gc=True struct is tracked
+    tracked = msgspec.defstruct("Tracked", [("metadata", dict)], frozen=True)
+    assert gc.is_tracked(tracked({"a": []}))
+    assert not _json_only([object()])
