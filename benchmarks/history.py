@@ -56,7 +56,7 @@ def reads(
     def typed(r: redis.Redis, key: str) -> Op:
         k = _key(key)
         decode = schemas.RELEASED[schemas.CURRENT_VERSION].decode
-        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]  # type: ignore[arg-type]
+        return lambda: [decode(raw) for raw in r.lrange(k, start, -1)]
 
     def json_loads(r: redis.Redis, key: str) -> Op:
         k = _key(key)
