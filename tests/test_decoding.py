@@ -23,6 +23,14 @@ from tests.test_schemas import ONE_OF_EACH  # noqa: E402
 
 CURRENT = schemas.RELEASED[schemas.CURRENT_VERSION]
 
+
+def _nested(depth: int) -> object:
+    value: object = {}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
 json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8)
 json_values = st.recursive(
     json_scalars | st.binary(max_size=12),
@@ -144,12 +152,56 @@ def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) ->
         (Message("user", "x", 1.0, metadata={"o": object()}), "cannot be stored"),
         (Message("user", "x", 1.0, metadata={"big": 2**70}), "cannot be stored"),
         (Message("user", "x", 1.0, id=7), "would not read back"),  # type: ignore[arg-type]
+        (Message("user", "x", 1.0, tool_calls=None), "would not read back"),  # type: ignore[arg-type]
+        (Message("user", "x", 1.0, tool_calls=""), "would not read back"),  # type: ignore[arg-type]
+        (Message("user", "x", 1.0, tool_calls="ab"), "would not read back"),  # type: ignore[arg-type]
     ],
-    ids=["int-content", "int-key", "inf-timestamp", "object", "int-2**70", "int-id"],
+    ids=[
+        *("int-content", "int-key", "inf-timestamp", "object", "int-2**70", "int-id"),
+        *("none-tool-calls", "empty-str-tool-calls", "str-tool-calls"),
+    ],
 )
 def test_a_message_that_would_not_read_back_is_refused(message: Message, text: str) -> None:
     with pytest.raises(ValueError, match=text):
         schemas.encode_message(message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Message("user", 123, 1.0),  # type: ignore[arg-type]
+        Message("user", "x", 1.0, metadata={1: "int key"}),  # type: ignore[dict-item]
+        Message("user", "x", 1e30),
+        Message("user", "x", 1.0, tool_calls=None),  # type: ignore[arg-type]
+        Message("user", "x", 1.0, metadata={"n": _nested(150)}),
+    ],
+    ids=["int-content", "int-key", "huge-timestamp", "none-tool-calls", "too-deep"],
+)
+@pytest.mark.parametrize("lossless", [True, False])
+def test_a_pinned_writer_refuses_the_same_with_a_value_error(
+    message: Message, lossless: bool
+) -> None:
+    """write_version takes another encode path: it must refuse what the current one does,
+    as a ValueError before anything is written."""
+    previous = list(schemas.RELEASED)[-2]
+    with pytest.raises(ValueError):
+        schemas.message_encoder(previous, lossless=lossless)(message)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"v":"1.3","role":"user","content":"\xff\xfe","ts_ms":1}',
+        b'{"v":"1.3","role":"user","content":"x","ts_ms":1,"metadata":{"k":'
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}",
+    ],
+    ids=["invalid-utf8", "nested-5000"],
+)
+def test_decode_as_an_earlier_release_fails_only_with_schema_error(raw: bytes) -> None:
+    with pytest.raises(SchemaError):
+        schemas.decode_as(raw, list(schemas.RELEASED)[-2])
 
 
 def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:

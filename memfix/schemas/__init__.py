@@ -203,25 +203,9 @@ def encode_message(message: Message) -> bytes:
     ``Message`` is not type-checked when built: content=123 encodes, but would
     not read back). The last check decodes the record as ``get_history`` will.
     """
-    if type(message) is not Message and not isinstance(message, Message):
-        raise TypeError(f"expected a memfix.Message, got {type(message).__name__}")
-    role = message.role
-    wire_role = _ROLE_VALUES.get(role) if isinstance(role, str) else None
-    if wire_role is None:
-        raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
+    wire_role = _check_storable(message)
     metadata, calls, id = message.metadata, message.tool_calls, message.id
     content, name, tool_call_id = message.content, message.name, message.tool_call_id
-    if metadata and _too_deep(metadata, MAX_NESTING):
-        raise ValueError(
-            f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
-        )
-    if calls:
-        for call in calls:
-            if call.arguments and _too_deep(call.arguments, MAX_NESTING - 2):
-                raise ValueError(
-                    f"tool call {call.id!r}: arguments nest deeper than {MAX_NESTING - 2} "
-                    "levels: they could not be read back"
-                )
     try:
         if _FAST:
             # The current record's wire fields, the tag first: msgspec encodes this
@@ -236,13 +220,15 @@ def encode_message(message: Message) -> bytes:
                     round(message.timestamp * 1000),
                     metadata,
                     name,
-                    [(c.id, c.name, c.arguments) for c in calls] if calls else calls,
+                    [(c.id, c.name, c.arguments) for c in calls]
+                    if type(calls) is list and calls
+                    else calls,
                     tool_call_id,
                 )
             )
         else:
             encoded = _latest.encode(_from_message(message))
-    except (msgspec.EncodeError, OverflowError, ValueError, TypeError, KeyError) as exc:
+    except _UNSTORABLE as exc:
         raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
     # A Message is not type-checked when built: the common shapes are checked here,
     # anything else goes through the reader's own decoder before it is written.
@@ -253,6 +239,7 @@ def encode_message(message: Message) -> bytes:
         and (tool_call_id is None or type(tool_call_id) is str)
         and type(metadata) is dict
         and (not metadata or _str_keys(metadata))
+        and type(calls) is list
         and (not calls or _plain_calls(calls))
     ):
         try:
@@ -264,13 +251,43 @@ def encode_message(message: Message) -> bytes:
     return encoded
 
 
+#: What encoding a message that is not what its annotations say can raise.
+_UNSTORABLE = (msgspec.EncodeError, OverflowError, ValueError, TypeError, KeyError, AttributeError)
+
+
+def _check_storable(message: Message) -> int:
+    """The checks every write path runs before encoding (any version): a Message, a
+    known role, nesting a reader can decode. Returns the role's current wire value."""
+    if not isinstance(message, Message):
+        raise TypeError(f"expected a memfix.Message, got {type(message).__name__}")
+    role = message.role
+    wire_role: int | None = _ROLE_VALUES.get(role) if isinstance(role, str) else None
+    if wire_role is None:
+        raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
+    if message.metadata and _too_deep(message.metadata, MAX_NESTING):
+        raise ValueError(
+            f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
+        )
+    calls = message.tool_calls
+    if type(calls) is list:
+        for call in calls:
+            arguments = getattr(call, "arguments", None)
+            if arguments and _too_deep(arguments, MAX_NESTING - 2):
+                raise ValueError(
+                    f"tool call {getattr(call, 'id', '?')!r}: arguments nest deeper than "
+                    f"{MAX_NESTING - 2} levels: they could not be read back"
+                )
+    return wire_role
+
+
 def _str_keys(mapping: dict[Any, Any]) -> bool:
     return all(isinstance(k, str) for k in mapping)
 
 
 def _plain_calls(calls: list[ToolCall]) -> bool:
     return all(
-        isinstance(c.id, str)
+        isinstance(c, ToolCall)
+        and isinstance(c.id, str)
         and isinstance(c.name, str)
         and type(c.arguments) is dict
         and _str_keys(c.arguments)
@@ -488,10 +505,17 @@ def decode_as(raw: bytes, reader: str) -> msgspec.Struct:
         )
     try:
         record = RELEASED[version].decode(raw)
+    except (msgspec.MsgspecError, ValueError) as exc:  # ValueError: e.g. invalid UTF-8
+        raise SchemaError(str(exc), raw, version=version) from None
+    except RecursionError:
+        raise SchemaError("nested too deeply to decode", raw, version=version) from None
+    try:
         for later in known[known.index(version) + 1 :]:
             record = RELEASED[later].upcast(record)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise SchemaError(str(exc), raw, version=version) from None
+    except Exception as exc:  # a broken upcast must name the record, like a broken decoder
+        raise SchemaError(
+            f"decoded, but upcasting to {reader} failed: {exc!r}", raw, version=version
+        ) from exc
     return record  # type: ignore[no-any-return]
 
 
@@ -520,10 +544,15 @@ def message_encoder(
     back = _chain[_chain.index(version) + 1 :]
 
     def encode(message: Message) -> bytes:
-        if message.role not in _ROLES:
-            raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
-        current = _from_message(message)
-        encoded: bytes = module.encode(down(current))
+        _check_storable(message)
+        try:
+            current = _from_message(message)
+            encoded: bytes = module.encode(down(current))
+            module.decode(encoded)  # what release ``version`` will read: it must read it
+        except _UNSTORABLE as exc:
+            raise ValueError(
+                f"message {message.id!r} cannot be stored as {version}: {exc}"
+            ) from None
         if not lossless:
             return encoded
         # Read it back as the new code will and compare: what the old version
