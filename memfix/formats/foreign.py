@@ -287,6 +287,7 @@ class ForeignShapes:
     current_version = "1.0"  # the shapes' version: bump it (and record) to add shapes
     byte_stable = True  # fixed writers, fixed data: the raw records are compared
     writer = "the foreign writers' scenario"  # not memfix's writer, as reports say
+    reads_cluster = True  # the reader is memfix's own store, which runs on a cluster client
 
     @property
     def key_patterns(self) -> tuple[str, ...]:
