@@ -17,7 +17,6 @@ from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from memfix import schemas
 from memfix.errors import CompactionConflict
 from memfix.model import Message
 from memfix.store import _lua
@@ -26,8 +25,9 @@ from memfix.store.redis_store import (
     BLIND_ATTEMPTS,
     DEFAULT_DEDUPE_WINDOW,
     History,
+    StoreOptions,
     append_args,
-    append_options,
+    check_client,
     check_count,
     compact_request,
     compact_result,
@@ -58,10 +58,9 @@ class AsyncRedisMemoryStore:
         write_version: str | None = None,
         cluster: bool = False,
     ) -> None:
-        options = append_options(ttl, max_messages, dedupe_window)  # validate before connecting
-        self._append_options = options
-        self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
-        self._encode = schemas.message_encoder(write_version)
+        opts = StoreOptions.of(ttl, max_messages, dedupe_window, write_version)
+        self._append_options = opts.append
+        self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
         self._client: aioredis.Redis
         if isinstance(client, str):
             if cluster:
@@ -71,11 +70,7 @@ class AsyncRedisMemoryStore:
                 self._client = aioredis.Redis.from_pool(pool)
             self._owns_client = True
         else:
-            if client.get_connection_kwargs().get("decode_responses"):
-                raise ValueError(
-                    "AsyncRedisMemoryStore needs a client with decode_responses=False: "
-                    "records are bytes (msgpack in later schema versions)"
-                )
+            check_client(client, type(self).__name__)
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
         self.keys = keys or KeyLayout()

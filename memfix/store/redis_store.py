@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,8 +29,10 @@ __all__ = [
     "DEFAULT_DEDUPE_WINDOW",
     "History",
     "RedisMemoryStore",
+    "StoreOptions",
     "append_args",
     "append_options",
+    "check_client",
     "check_count",
     "compact_request",
     "compact_result",
@@ -102,10 +105,7 @@ class RedisMemoryStore(MemoryStore):
         write_version: str | None = None,
         cluster: bool = False,
     ) -> None:
-        options = append_options(ttl, max_messages, dedupe_window)  # validate before connecting
-        # Two-phase release: read every released version, write a pinned older
-        # one until no process of the previous release remains (docs/releasing.md).
-        self._encode = schemas.message_encoder(write_version)
+        opts = StoreOptions.of(ttl, max_messages, dedupe_window, write_version)
         self._client: redis.Redis
         if isinstance(client, str):
             # RedisCluster offers the Redis command API this store uses (typed apart).
@@ -113,15 +113,11 @@ class RedisMemoryStore(MemoryStore):
             self._client = made  # type: ignore[assignment]
             self._owns_client = True
         else:
-            if client.get_connection_kwargs().get("decode_responses"):
-                raise ValueError(
-                    "RedisMemoryStore needs a client with decode_responses=False: "
-                    "records are bytes (msgpack in later schema versions)"
-                )
+            check_client(client, type(self).__name__)
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
-        self._append_options = options
-        self._ttl_ms, self._max_messages = (int(x) for x in options.split(b":")[:2])
+        options = self._append_options = opts.append
+        self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(_lua.APPEND)
         self._append_sha = self._append.sha
@@ -263,6 +259,40 @@ def check_count(name: str, value: object, *, low: int = 0) -> None:
         raise TypeError(f"{name} must be an int, got {value!r}")
     if not low <= value <= _MAX_INT64:
         raise ValueError(f"{name} must be from {low} to 2**63-1, got {value}")
+
+
+@dataclass(frozen=True)
+class StoreOptions:
+    """A store's options, validated once, before it connects; the sync and the async
+    store read them from here so they cannot mean different things."""
+
+    append: bytes  # APPEND's option head (see :func:`append_options`)
+    ttl_ms: int  # 0: no TTL
+    max_messages: int  # 0: no window
+    #: Two-phase release: read every released version, write a pinned older one
+    #: until no process of the previous release remains (docs/releasing.md).
+    encode: Callable[[Message], bytes]
+
+    @classmethod
+    def of(
+        cls,
+        ttl: float | timedelta | None,
+        max_messages: int | None,
+        dedupe_window: int,
+        write_version: str | None,
+    ) -> StoreOptions:
+        head = append_options(ttl, max_messages, dedupe_window)
+        ttl_ms, window = (int(x) for x in head.split(b":")[:2])
+        return cls(head, ttl_ms, window, schemas.message_encoder(write_version))
+
+
+def check_client(client: Any, store: str) -> None:
+    """Records are bytes: a client that decodes responses into str cannot read them."""
+    if client.get_connection_kwargs().get("decode_responses"):
+        raise ValueError(
+            f"{store} needs a client with decode_responses=False: "
+            "records are bytes (msgpack in later schema versions)"
+        )
 
 
 def append_options(
