@@ -362,6 +362,31 @@ def test_sub_millisecond_ttl_still_expires(server: Server) -> None:
     assert server.client.pttl("session:s:messages") in (-2, 0, 1)  # expiring, never -1
 
 
+def test_the_largest_options_reach_the_server_as_written(server: Server) -> None:
+    """The options are constants in the script's text: a TTL or window beyond 2**53 must
+    not turn into a Lua float the server refuses after the RPUSH."""
+    huge = 2**63 - 1
+    ttl = (2**62 - 10_000) / 1000  # just under the store's ceiling, in seconds
+    store = RedisMemoryStore(server.client, ttl=ttl, max_messages=huge, dedupe_window=huge)
+    first = Message("user", "x", 0.0)
+    store.append_messages("s", [first, Message("user", "y", 1.0)])
+    store.append_message("s", first)  # a retry: looked up with LPOS MAXLEN 2**63-1
+    assert [m.content for m in store.get_history("s")] == ["x", "y"]
+    assert server.client.pttl("session:s:messages") > 2**61
+
+
+def test_each_option_set_is_one_script_and_stores_share_it(server: Server) -> None:
+    before = int(server.client.info("memory")["number_of_cached_scripts"])
+    for _ in range(3):
+        RedisMemoryStore(server.client, ttl=60, max_messages=10).append_message(
+            "s", Message("user", "x")
+        )
+    RedisMemoryStore(server.client, ttl=61, max_messages=10).append_message(
+        "s", Message("user", "x")
+    )
+    assert int(server.client.info("memory")["number_of_cached_scripts"]) - before == 2
+
+
 @pytest.mark.parametrize("session", ["plain", "{tenant-1}:user-2", "{tenant-1}:user-3"])
 def test_the_same_message_in_two_sessions_is_stored_in_both(
     store: RedisMemoryStore, session: str

@@ -12,32 +12,32 @@ lists are built by :mod:`memfix.store.redis_store`'s module-level helpers, which
 any other store class (an async twin) can call.
 """
 
-# KEYS[1] messages key; ARGV[1] "<ttl ms, 0: none>:<max length, 0: none>:<dedupe depth
-# >= 1>:<one flag per record>" ('1': the record carries a message id, a retried append of
-# it is skipped; '0': it does not), one argument because each argument costs the client
-# as much to pack as encoding a message; ARGV[2..] the records.
+# KEYS[1] messages key; ARGV[1] one flag per record ('1': the record carries a message
+# id, a retried append of it is skipped; '0': it does not); ARGV[2..] the records.
+# The store's options are constants in the script text (see append_script), so a call
+# parses nothing: this is the hottest write path.
 # A retry resends the same message, hence the same bytes: LPOS finds it among the newest
 # `depth` records of the list itself, so no per-message id set (memory) is kept. LPOS is
 # read-only and fails on a wrong key type before RPUSH, the first write; nothing after
 # RPUSH can fail.
 # Returns how many records were appended.
 APPEND = """
-local ttl, maxlen, depth, flags = string.match(ARGV[1], '^(%d+):(%d+):(%d+):([01]*)$')
+local ttl, maxlen, depth = '@TTL_MS@', @MAX_MESSAGES@, '@DEDUPE_WINDOW@'
 if #ARGV == 2 then  -- one record, the common case: no tables, no loop
   local rec = ARGV[2]
-  if flags == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+  if ARGV[1] == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
     return 0
   end
   local n = redis.call('RPUSH', KEYS[1], rec)
-  if maxlen ~= '0' and n > tonumber(maxlen) then
-    redis.call('LTRIM', KEYS[1], -tonumber(maxlen), -1)
+  if maxlen > 0 and n > maxlen then
+    redis.call('LTRIM', KEYS[1], -maxlen, -1)
   end
   if ttl ~= '0' then
     redis.call('PEXPIRE', KEYS[1], ttl)
   end
   return 1
 end
-local fresh, seen = {}, {}
+local flags, fresh, seen = ARGV[1], {}, {}
 for i = 2, #ARGV do
   local rec = ARGV[i]
   if string.byte(flags, i - 1) == 49 then
@@ -55,7 +55,6 @@ for i = 1, #fresh, 1000 do
   n = redis.call('RPUSH', KEYS[1], unpack(fresh, i, math.min(i + 999, #fresh)))
 end
 if #fresh == 0 then return 0 end  -- only retries: nothing was written, nothing to refresh
-maxlen = tonumber(maxlen)
 if maxlen > 0 and n > maxlen then
   redis.call('LTRIM', KEYS[1], -maxlen, -1)
 end
@@ -64,6 +63,24 @@ if ttl ~= '0' then
 end
 return #fresh
 """
+
+
+def append_script(ttl_ms: int, max_messages: int, dedupe_window: int) -> str:
+    """APPEND for one store's options (validated ints; 0: no TTL, no window).
+
+    Baked in rather than sent: parsing them from an argument on every call cost
+    the server ~2 us of a ~50 us append. Each distinct option set is one script
+    in the server's script cache (about 2 KB), so a store per request with a
+    computed TTL adds one per distinct TTL. The TTL and the dedupe window stay
+    Lua strings, passed to PEXPIRE and LPOS as written: a Lua number would print
+    large integers in exponent form, which Redis refuses.
+    """
+    return (
+        APPEND.replace("@TTL_MS@", str(int(ttl_ms)))
+        .replace("@MAX_MESSAGES@", str(int(max_messages)))
+        .replace("@DEDUPE_WINDOW@", str(int(dedupe_window)))
+    )
+
 
 # KEYS[1] messages key; ARGV[1] keep_last;
 # ARGV[2] seen (-1: the whole list now); ARGV[3] summary record; ARGV[4] ttl in ms (0: none);

@@ -59,7 +59,6 @@ class AsyncRedisMemoryStore:
         cluster: bool = False,
     ) -> None:
         opts = StoreOptions.of(ttl, max_messages, dedupe_window, write_version)
-        self._append_options = opts.append
         self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
         self._client: aioredis.Redis
         if isinstance(client, str):
@@ -74,7 +73,7 @@ class AsyncRedisMemoryStore:
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
         self.keys = keys or KeyLayout()
-        self._append: AsyncScript = self._client.register_script(_lua.APPEND)
+        self._append: AsyncScript = self._client.register_script(opts.append_script)
         self._compact: AsyncScript = self._client.register_script(_lua.COMPACT)
 
     @property
@@ -87,7 +86,7 @@ class AsyncRedisMemoryStore:
     async def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
         if batch:
-            args = append_args(self._append_options, batch, self._encode)
+            args = append_args(batch, self._encode)
             await self._run(self._append, self.keys.messages(session_id), args)
 
     async def _run(self, script: AsyncScript, key: str, args: list[bytes]) -> Any:

@@ -31,7 +31,6 @@ __all__ = [
     "RedisMemoryStore",
     "StoreOptions",
     "append_args",
-    "append_options",
     "check_client",
     "check_count",
     "compact_request",
@@ -116,12 +115,10 @@ class RedisMemoryStore(MemoryStore):
             check_client(client, type(self).__name__)
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
-        options = self._append_options = opts.append
         self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
         self.keys = keys or KeyLayout()
-        self._append = self._client.register_script(_lua.APPEND)
+        self._append = self._client.register_script(opts.append_script)
         self._append_sha = self._append.sha
-        self._options_id, self._options_no_id = options + b"1", options + b"0"
         self._compact = self._client.register_script(_lua.COMPACT)
         # A pipeline only queues: let redis-py's Script load the script at execute().
         self._queued = isinstance(self._client, redis.client.Pipeline)
@@ -134,19 +131,19 @@ class RedisMemoryStore(MemoryStore):
     def append_message(self, session_id: str, msg: Message) -> None:
         # append_args() and _run(), inlined: this is the hottest write path.
         record = self._encode(msg)  # first: it type-checks the message
-        options = self._options_id if msg.id is not None else self._options_no_id
+        flag = b"0" if msg.id is None else b"1"
         key = self.keys.messages(session_id)
         if self._queued:
-            self._append(keys=[key], args=[options, record], client=self._client)
+            self._append(keys=[key], args=[flag, record], client=self._client)
             return
         try:
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, options, record
+                "EVALSHA", self._append_sha, 1, key, flag, record
             )
         except NoScriptError:
             self._client.script_load(self._append.script)
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, options, record
+                "EVALSHA", self._append_sha, 1, key, flag, record
             )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
@@ -155,7 +152,7 @@ class RedisMemoryStore(MemoryStore):
             self._run(
                 self._append,
                 self.keys.messages(session_id),
-                append_args(self._append_options, batch, self._encode),
+                append_args(batch, self._encode),
             )
 
     def _run(self, script: Script, key: str, args: list[bytes]) -> Any:
@@ -264,11 +261,15 @@ def check_count(name: str, value: object, *, low: int = 0) -> None:
 @dataclass(frozen=True)
 class StoreOptions:
     """A store's options, validated once, before it connects; the sync and the async
-    store read them from here so they cannot mean different things."""
+    store read them from here so they cannot mean different things.
 
-    append: bytes  # APPEND's option head (see :func:`append_options`)
+    Validating here, not in the scripts, is what keeps a bad option from failing
+    inside a script after its RPUSH has already been applied.
+    """
+
     ttl_ms: int  # 0: no TTL
     max_messages: int  # 0: no window
+    dedupe_window: int
     #: Two-phase release: read every released version, write a pinned older one
     #: until no process of the previous release remains (docs/releasing.md).
     encode: Callable[[Message], bytes]
@@ -281,9 +282,26 @@ class StoreOptions:
         dedupe_window: int,
         write_version: str | None,
     ) -> StoreOptions:
-        head = append_options(ttl, max_messages, dedupe_window)
-        ttl_ms, window = (int(x) for x in head.split(b":")[:2])
-        return cls(head, ttl_ms, window, schemas.message_encoder(write_version))
+        if isinstance(ttl, timedelta):
+            ttl = ttl.total_seconds()
+        ttl_ms = 0
+        if ttl is not None:
+            if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+                raise TypeError(f"ttl must be seconds (a number) or a timedelta, got {ttl!r}")
+            if not 0 < ttl < _MAX_TTL_MS / 1000:  # also refuses nan and inf
+                raise ValueError(f"ttl must be positive and finite (seconds), got {ttl}")
+            # Never round a positive TTL down to 0, which the scripts read as "no TTL".
+            ttl_ms = max(1, math.ceil(ttl * 1000))
+        if max_messages is not None:
+            check_count("max_messages", max_messages, low=1)
+        check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
+        encode = schemas.message_encoder(write_version)
+        return cls(ttl_ms, max_messages or 0, dedupe_window, encode)
+
+    @property
+    def append_script(self) -> str:
+        """The APPEND script with these options in its text (:func:`_lua.append_script`)."""
+        return _lua.append_script(self.ttl_ms, self.max_messages, self.dedupe_window)
 
 
 def check_client(client: Any, store: str) -> None:
@@ -295,45 +313,16 @@ def check_client(client: Any, store: str) -> None:
         )
 
 
-def append_options(
-    ttl: float | timedelta | None, max_messages: int | None, dedupe_window: int
-) -> bytes:
-    """The fixed head of the APPEND script's first argument, validated once per store.
-
-    Validating here, not in the script, is what keeps a bad option from failing
-    inside the script after its RPUSH has already been applied.
-    """
-    if isinstance(ttl, timedelta):
-        ttl = ttl.total_seconds()
-    ttl_ms = 0
-    if ttl is not None:
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-            raise TypeError(f"ttl must be seconds (a number) or a timedelta, got {ttl!r}")
-        if not 0 < ttl < _MAX_TTL_MS / 1000:  # also refuses nan and inf
-            raise ValueError(f"ttl must be positive and finite (seconds), got {ttl}")
-        # Never round a positive TTL down to 0, which the scripts read as "no TTL".
-        ttl_ms = max(1, math.ceil(ttl * 1000))
-    if max_messages is not None:
-        check_count("max_messages", max_messages, low=1)
-    check_count("dedupe_window", dedupe_window, low=1)  # LPOS reads MAXLEN 0 as "all"
-    return f"{ttl_ms}:{max_messages or 0}:{dedupe_window}:".encode()
-
-
 def append_args(
-    options: bytes,
     msgs: Sequence[Message],
     encode: Callable[[Message], bytes] = schemas.encode_message,
 ) -> list[bytes]:
-    """APPEND's arguments: ``options`` and one id flag per message, then the records.
+    """APPEND's arguments: one id flag per message, then the records.
 
     Every message is encoded (and so validated) before anything is sent.
     """
-    if len(msgs) == 1:  # the hot path: one message per call
-        m = msgs[0]
-        record = encode(m)  # first: it type-checks the message
-        return [options + (b"1" if m.id is not None else b"0"), record]
     records = [encode(m) for m in msgs]  # first: it type-checks each message
-    return [options + bytes(49 if m.id is not None else 48 for m in msgs), *records]
+    return [bytes(48 if m.id is None else 49 for m in msgs), *records]
 
 
 def compact_request(
