@@ -69,7 +69,10 @@ def test_goldens_decode_the_same_through_the_async_read_path(golden: Golden) -> 
                 if tamper:  # the comparison can fail: one changed message shows
                     sid = (await store.sessions())[0]
                     await store.append_message(sid, Message("user", "tampered", 1.0))
-                return await _async_sessions(store)
+                sessions = await _async_sessions(store)
+                histories = await store.get_histories(await store.sessions(), limit=None)
+                assert msgspec.to_builtins(histories) == sessions  # the batch read agrees
+                return sessions
 
         assert asyncio.run(read(False)) == expected["sessions"]
         assert asyncio.run(read(True)) != expected["sessions"]

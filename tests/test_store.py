@@ -106,6 +106,63 @@ def test_append_messages_is_one_command(server: Server, store: RedisMemoryStore)
     assert store.count("s") == 50
 
 
+@pytest.mark.parametrize("limit", [None, 0, 1, 3, 100])
+def test_get_histories_reads_what_get_history_reads(
+    store: RedisMemoryStore, limit: int | None
+) -> None:
+    for i in range(5):
+        store.append_messages(f"s{i}", msgs(i, prefix=f"s{i}-"))
+    wanted = ["s4", "s0", "unknown", "s2", "s4"]  # any order, an unknown one, a repeat
+    histories = store.get_histories(wanted, limit=limit)
+    assert list(histories) == ["s4", "s0", "unknown", "s2"]
+    for sid, history in histories.items():
+        single = store.get_history(sid, limit=limit)
+        assert history == single
+        assert (history.first_raw, history.last_raw, history.whole) == (
+            single.first_raw,
+            single.last_raw,
+            single.whole,
+        )
+    whole = store.get_histories(["s4"], limit=None)["s4"]
+    assert store.compact("s4", 1, Message("system", "summary", 9.0), seen=whole) == 3
+
+
+def test_get_histories_is_one_round_trip_per_chunk(
+    server: Server, store: RedisMemoryStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.connection import AbstractConnection
+
+    from memfix.store import redis_store
+
+    for i in range(5):
+        store.append_message(f"s{i}", Message("user", f"m{i}", 1.0))
+    monkeypatch.setattr(redis_store, "HISTORIES_PER_ROUND_TRIP", 2)
+    sent: list[object] = []
+    original = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        sent.append(command)
+        original(self, command, check_health)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    histories = store.get_histories([f"s{i}" for i in range(5)])
+    assert len(sent) == 3  # 5 sessions, 2 per round trip
+    assert [h[0].content for h in histories.values()] == [f"m{i}" for i in range(5)]
+
+
+def test_get_histories_names_the_key_and_index_of_a_bad_record(
+    server: Server, store: RedisMemoryStore
+) -> None:
+    store.append_messages("good", msgs(2))
+    store.append_messages("bad", msgs(3))
+    server.client.lset("session:bad:messages", 1, b"\x99\xa3not")  # type: ignore[arg-type]
+    with pytest.raises(SchemaError) as info:
+        store.get_histories(["good", "bad"], limit=None)
+    assert (info.value.key, info.value.index) == ("session:bad:messages", 1)
+    with pytest.raises(TypeError, match="session id must be a str"):
+        store.get_histories(["good", 7])  # type: ignore[list-item]
+
+
 # -- content edge cases -------------------------------------------------------
 
 

@@ -47,9 +47,8 @@ class MemfixFormat:
 
     def read_sessions(self, client: redis.Redis) -> dict[str, list[Any]]:
         store = RedisMemoryStore(client, keys=self.keys)
-        return {
-            sid: msgspec.to_builtins(store.get_history(sid, limit=None)) for sid in store.sessions()
-        }
+        histories = store.get_histories(store.sessions(), limit=None)
+        return {sid: msgspec.to_builtins(history) for sid, history in histories.items()}
 
     def record_version(self, raw: bytes) -> str | None:
         return schemas.detect_version(raw)

@@ -31,6 +31,8 @@ from memfix.store.redis_store import (
     check_count,
     compact_request,
     compact_result,
+    histories_of,
+    histories_request,
     history_of,
     history_start,
 )
@@ -103,6 +105,18 @@ class AsyncRedisMemoryStore:
         key = self.keys.messages(session_id)
         raws: list[bytes] = await self._client.lrange(key, start, -1)  # type: ignore[assignment]
         return history_of(key, raws, start)
+
+    async def get_histories(
+        self, session_ids: Iterable[str], limit: int | None = 100
+    ) -> dict[str, History]:
+        """See :meth:`memfix.RedisMemoryStore.get_histories`."""
+        start, chunks, out = histories_request(self.keys, session_ids, limit)
+        for chunk in chunks:
+            pipe = self._client.pipeline(transaction=False)
+            for _, key in chunk:
+                pipe.lrange(key, start, -1)
+            out.update(histories_of(chunk, await pipe.execute(), start))
+        return out
 
     async def count(self, session_id: str) -> int:
         return int(await self._client.llen(self.keys.messages(session_id)))

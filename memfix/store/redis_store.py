@@ -27,6 +27,7 @@ from memfix.store.keys import KeyLayout
 __all__ = [
     "BLIND_ATTEMPTS",
     "DEFAULT_DEDUPE_WINDOW",
+    "HISTORIES_PER_ROUND_TRIP",
     "History",
     "RedisMemoryStore",
     "StoreOptions",
@@ -36,6 +37,8 @@ __all__ = [
     "compact_request",
     "compact_result",
     "decode_records",
+    "histories_of",
+    "histories_request",
     "history_of",
     "history_start",
 ]
@@ -46,6 +49,8 @@ _MAX_INT64 = 2**63 - 1
 #: PEXPIRE adds the TTL to the server's clock in a signed 64-bit millisecond count.
 _MAX_TTL_MS = 2**62
 BLIND_ATTEMPTS = 5
+#: How many sessions ``get_histories`` reads per pipeline (bounds one reply's size).
+HISTORIES_PER_ROUND_TRIP = 200
 
 
 class History(list[Message]):
@@ -182,6 +187,25 @@ class RedisMemoryStore(MemoryStore):
         key = self.keys.messages(session_id)
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
         return history_of(key, raws, start)
+
+    def get_histories(
+        self, session_ids: Iterable[str], limit: int | None = 100
+    ) -> dict[str, History]:
+        """``get_history(sid, limit)`` of many sessions, in one round trip per
+        :data:`HISTORIES_PER_ROUND_TRIP` sessions (a pipeline of ``LRANGE``, not a
+        transaction: each history is what ``get_history`` would have read).
+
+        For reading a whole keyspace (exports, migrations, golden views) where a
+        round trip per session dominates. A record that does not decode raises
+        :class:`SchemaError` naming its key and index, as ``get_history`` does.
+        """
+        start, chunks, out = histories_request(self.keys, session_ids, limit)
+        for chunk in chunks:
+            pipe = self._client.pipeline(transaction=False)
+            for _, key in chunk:
+                pipe.lrange(key, start, -1)
+            out.update(histories_of(chunk, pipe.execute(), start))
+        return out
 
     def count(self, session_id: str) -> int:
         return int(self._client.llen(self.keys.messages(session_id)))
@@ -385,6 +409,29 @@ def history_start(limit: int | None) -> int | None:
     if limit == 0:
         return None
     return -limit
+
+
+def histories_request(
+    keys: KeyLayout, session_ids: Iterable[str], limit: int | None
+) -> tuple[int, list[list[tuple[str, str]]], dict[str, History]]:
+    """``get_histories``' LRANGE start, its (session, key) pairs in one list per
+    pipeline, and the answer so far: when nothing is asked for (``limit=0``),
+    every session's empty history and no pairs."""
+    start = history_start(limit)
+    pairs = list({sid: keys.messages(sid) for sid in session_ids}.items())  # validates each id
+    if start is None:
+        return 0, [], {sid: History([], [], whole=False) for sid, _ in pairs}
+    step = HISTORIES_PER_ROUND_TRIP
+    return start, [pairs[i : i + step] for i in range(0, len(pairs), step)], {}
+
+
+def histories_of(
+    chunk: list[tuple[str, str]], replies: list[list[bytes]], start: int
+) -> dict[str, History]:
+    """The histories of one ``get_histories`` pipeline's LRANGE replies."""
+    return {
+        sid: history_of(key, raws, start) for (sid, key), raws in zip(chunk, replies, strict=True)
+    }
 
 
 def history_of(key: str, raws: list[bytes], start: int) -> History:
