@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     long_rows: list[dict[str, Any]] = []
     starts: list[dict[str, Any]] = []
     committed: list[dict[str, Any]] = []
+    matrix: list[dict[str, Any]] = []
     goldens: dict[str, Any] | None = None
     if args.long_lists and not args.url:
         local = discover(docker=False)
@@ -226,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         others = [o for o in restore.all_specs(notes, docker=False) if o != spec]
         log("server starts")
         starts = restore.time_server_starts([spec, *others], repeat=3 if args.quick else 5)
+        log("golden matrix (pytest)")
+        matrix = restore.time_golden_matrix(3 if args.quick else 5, notes)
         log("committed goldens")
         committed = restore.verify_committed([spec, *others], notes)
         sizes = [int(s) for s in args.golden_sizes.split(",")]
@@ -264,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         "instructions": counted,
         "server_starts": starts,
         "committed_goldens": committed,
+        "golden_matrix": matrix,
         "goldens": goldens,
         "notes": notes,
         "seconds": round(time.perf_counter() - t_start, 1),

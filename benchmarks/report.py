@@ -168,6 +168,22 @@ def render(result: dict[str, Any], *, md: bool = False) -> str:
                 ],
             )
         )
+    if result.get("golden_matrix"):
+        head("golden matrix: pytest wall time, interpreter start to exit, s:")
+        emit(
+            tab(
+                ["command", "median", "spread", "pytest says"],
+                [
+                    [
+                        m["command"],
+                        f"{m['seconds']['median']:.2f}",
+                        f"{m['seconds']['low']:.2f}-{m['seconds']['high']:.2f}",
+                        m["pytest_says"],
+                    ]
+                    for m in result["golden_matrix"]
+                ],
+            )
+        )
     if result.get("committed_goldens"):
         head("committed goldens: `verify` wall time per golden and server, s:")
         emit(
@@ -294,5 +310,13 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             f"get_history(100) >= {want:g}x {peer['contender'].split(' .')[0]}",
             statistics.median(per_round) >= want,
             f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})",
+        )
+    for m in result.get("golden_matrix", []):
+        t = m["seconds"]
+        add(
+            f"golden matrix under 3 s wall on 2 cores ({m['workers']} pytest process"
+            f"{'es' if m['workers'] > 1 else ''})",
+            t["median"] < 3.0,
+            f"{t['median']:.2f} s ({t['low']:.2f}-{t['high']:.2f})",
         )
     return out

@@ -6,7 +6,11 @@ keep measuring them with the same harness.
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +43,53 @@ def time_server_starts(specs: list[ServerSpec], repeat: int) -> list[dict[str, A
             continue
         rows.append(
             {"server": spec.id, "backend": spec.backend, "start_ms": asdict(Stat.of(times))}
+        )
+    return rows
+
+
+#: memfix's own golden matrix: every golden x both restores x every local server
+#: (the cluster cases, which form a cluster first, are not part of it).
+MATRIX_ARGS = [
+    "tests/test_goldens.py",
+    "--memfix-set",
+    "memfix",
+    "-k",
+    "test_golden_loads_unchanged and not cluster",
+    "-p",
+    "no:cacheprovider",
+    "-q",
+]
+
+
+def time_golden_matrix(repeat: int, notes: list[str]) -> list[dict[str, Any]]:
+    """Wall time of ``pytest`` over the golden matrix, in one process and with ``-n 2``,
+    from the interpreter's start to its exit, as a developer runs it.
+
+    Bytecode is cached as on a normal machine (``PYTHONDONTWRITEBYTECODE`` removed:
+    with it set, every run compiles every module again, about 1 s more).
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    rows: list[dict[str, Any]] = []
+    for workers in ([], ["-n", "2"]):
+        command = [sys.executable, "-m", "pytest", *MATRIX_ARGS, *workers]
+        subprocess.run(command, cwd=REPO, env=env, capture_output=True, check=False)  # warm-up
+        times: list[float] = []
+        cases = ""
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+            times.append(time.perf_counter() - t0)
+            if done.returncode != 0:
+                notes.append(f"golden matrix run failed: {done.stdout.strip()[-200:]}")
+                return rows
+            cases = done.stdout.strip().splitlines()[-1]
+        rows.append(
+            {
+                "command": shlex.join(["pytest", *MATRIX_ARGS[:5], *workers]),
+                "workers": 2 if workers else 1,
+                "seconds": asdict(Stat.of(times)),
+                "pytest_says": cases,
+            }
         )
     return rows
 
