@@ -136,6 +136,15 @@ def decode_record(raw: bytes) -> Message:
 
     Raises :class:`SchemaError` (without key context; the store adds it).
     """
+    record = _current_record(raw)
+    try:
+        return _to_message(record)
+    except Exception as exc:  # a broken mapping names the record, like a broken upcast
+        raise _upcast_failed(exc, raw, detect_version(raw)) from exc
+
+
+def _current_record(raw: bytes) -> Any:
+    """A stored record of any released version, decoded and upcast to the current Record."""
     version = detect_version(raw)
     if version is None:
         raise SchemaError("no released schema version matches these bytes", raw)
@@ -156,11 +165,30 @@ def decode_record(raw: bytes) -> Message:
     try:
         for upcast in _upcasts[version]:
             record = upcast(record)
-        return _to_message(record)
     except Exception as exc:  # a broken upcast must name the record, like a broken decoder
-        raise SchemaError(
-            f"decoded, but upcasting to {CURRENT_VERSION} failed: {exc!r}", raw, version=version
-        ) from exc
+        raise _upcast_failed(exc, raw, version) from exc
+    return record
+
+
+def _upcast_failed(exc: Exception, raw: bytes, version: str | None) -> SchemaError:
+    return SchemaError(
+        f"decoded, but upcasting to {CURRENT_VERSION} failed: {exc!r}", raw, version=version
+    )
+
+
+def _to_messages(records: list[Any], raws: Sequence[bytes]) -> list[Message]:
+    """The Messages of current Records decoded from ``raws``, in one pass; a record
+    that does not map raises SchemaError with its index."""
+    try:
+        return _fast_messages(records) if _FAST else [_to_message(r) for r in records]
+    except Exception:  # name the culprit, record by record
+        pass
+    for i, raw in enumerate(raws):
+        try:
+            decode_record(raw)
+        except SchemaError as exc:
+            raise exc.located(exc.key, i) from None
+    raise AssertionError("unreachable: every record mapped on its own")  # pragma: no cover
 
 
 def decode_records(raws: Sequence[bytes]) -> list[Message]:
@@ -171,7 +199,8 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
     early or has bytes left over. The common case (every record written by the
     current version) takes a fast path that decodes each record straight into
     a tuple of its wire fields; the first record it cannot take sends the whole
-    list down the record-by-record path, which names the culprit. A failure
+    list down the record-by-record path (decode, upcast), which names the
+    culprit; the Messages of that path are then built in one pass. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
     if _FAST:
@@ -179,13 +208,13 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
             return _messages_of(map(_current_fields.decode, raws))
         except Exception:  # any refusal: the general path below decides
             pass
-    out: list[Message] = []
+    records: list[Any] = []
     for i, raw in enumerate(raws):
         try:
-            out.append(decode_record(raw))
+            records.append(_current_record(raw))
         except SchemaError as exc:
             raise exc.located(exc.key, i) from None
-    return out
+    return _to_messages(records, raws)
 
 
 def _msgpack_array_header(n: int) -> bytes:
@@ -442,6 +471,12 @@ def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
         )
         for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records
     ]
+
+
+def _fast_messages(records: list[Any]) -> list[Message]:
+    """The Messages of current Records, through the fast layout's one mapping."""
+    astuple = msgspec.structs.astuple
+    return _messages_of([(None, *astuple(r)) for r in records])
 
 
 def _to_message(record: Any) -> Message:
