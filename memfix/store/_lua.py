@@ -70,8 +70,8 @@ def append_script(ttl_ms: int, max_messages: int, dedupe_window: int) -> str:
 
     Baked in rather than sent: parsing them from an argument on every call cost
     the server ~2 us of a ~50 us append. Each distinct option set is one script
-    in the server's script cache (about 2 KB), so a store per request with a
-    computed TTL adds one per distinct TTL. The TTL and the dedupe window stay
+    on the server (about 5 KB with its Lua function), so a store per request
+    with a computed TTL adds one per distinct TTL. The TTL and the dedupe window stay
     Lua strings, passed to PEXPIRE and LPOS as written: a Lua number would print
     large integers in exponent form, which Redis refuses.
     """

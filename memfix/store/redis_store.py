@@ -78,7 +78,10 @@ class RedisMemoryStore(MemoryStore):
     back, so idle conversations disappear as a whole (never oldest-turn-first).
     ``max_messages`` keeps only the newest N messages of a session. Both are
     applied inside the same server-side script as the append, so an append
-    stays one atomic round trip.
+    stays one atomic round trip. The options are written into that script's
+    text (nothing to parse per call): each distinct combination of ``ttl``,
+    ``max_messages`` and ``dedupe_window`` is one script on the server (about
+    5 KB), shared by every store that uses it.
 
     Retried appends are deduplicated: a client that timed out and resends the
     same ``Message`` (same id, hence the same stored bytes) does not store it
