@@ -92,11 +92,20 @@ def _decode(path: Path, data: bytes, what: str, kind: Any) -> Any:
     try:
         return msgspec.json.decode(data, type=kind)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        _check_utf8(path, data)  # msgspec >= 0.23 reports bad UTF-8 as a DecodeError
         raise GoldenError(f"{path}: not a valid memfix {what}: {_short(str(exc))}") from None
     except UnicodeDecodeError as exc:
         raise GoldenError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
     except RecursionError:
         raise GoldenError(f"{path}: JSON nested too deeply to be a memfix {what}") from None
+
+
+def _check_utf8(path: Path, data: bytes) -> None:
+    """A one-line GoldenError naming the first byte that is not UTF-8, if any."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GoldenError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
 
 
 def read_json(path: Path, what: str, limit: int = MAX_SMALL_BYTES) -> Any:
