@@ -239,3 +239,23 @@ def test_read_messages_are_untracked_and_hold_no_cycle(version: str) -> None:
     tracked = msgspec.defstruct("Tracked", [("metadata", dict)], frozen=True)
     assert gc.is_tracked(tracked({"a": []}))
     assert not _json_only([object()])
+
+
+def test_the_first_record_that_fails_is_named_whichever_step_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Mixed lists decode and upcast every record before building any Message: a record
+    whose mapping fails must still be named before a later one that does not decode."""
+
+    def broken(record: msgspec.Struct) -> msgspec.Struct:  # an upcast yielding an unknown role
+        return msgspec.structs.replace(record, role=99)
+
+    monkeypatch.setitem(schemas._upcasts, "1.0", [*schemas._upcasts["1.0"], broken])
+    old = b'{"role":"user","content":"hi","timestamp":1.0}'
+    current = schemas.encode_message(Message("user", "fine", 2.0))
+    for raws, index in (([current, old, b"garbage"], 1), ([current, b"garbage", old], 1)):
+        with pytest.raises(SchemaError) as info:
+            schemas.decode_records(raws)
+        assert info.value.index == index
+    with pytest.raises(SchemaError, match="upcasting to"):
+        schemas.decode_records([old, b"garbage"])

@@ -420,25 +420,32 @@ def test_sub_millisecond_ttl_still_expires(server: Server) -> None:
 
 
 def test_the_largest_options_reach_the_server_as_written(server: Server) -> None:
-    """The options are constants in the script's text: a TTL or window beyond 2**53 must
-    not turn into a Lua float the server refuses after the RPUSH."""
+    """A TTL or window beyond 2**53 must not turn into a Lua float the server refuses
+    after the script's first write (Redis 6.2 and 7.0 print 1e17 in exponent form)."""
     huge = 2**63 - 1
-    ttl = (2**62 - 10_000) / 1000  # just under the store's ceiling, in seconds
-    store = RedisMemoryStore(server.client, ttl=ttl, max_messages=huge, dedupe_window=huge)
-    first = Message("user", "x", 0.0)
-    store.append_messages("s", [first, Message("user", "y", 1.0)])
-    store.append_message("s", first)  # a retry: looked up with LPOS MAXLEN 2**63-1
-    assert [m.content for m in store.get_history("s")] == ["x", "y"]
-    assert server.client.pttl("session:s:messages") > 2**61
+    for ttl in ((2**62 - 10_000) / 1000, 1e14 + 1):  # just under the ceiling, and past 1e17 ms
+        server.client.flushall()
+        store = RedisMemoryStore(server.client, ttl=ttl, max_messages=huge, dedupe_window=huge)
+        first = Message("user", "x", 0.0)
+        store.append_messages("s", [first, Message("user", "y", 1.0)])
+        store.append_message("s", first)  # a retry: looked up with LPOS MAXLEN 2**63-1
+        assert [m.content for m in store.get_history("s")] == ["x", "y"]
+        history = store.get_history("s", limit=None)
+        assert store.compact("s", 1, Message("system", "sum", 2.0), seen=history) == 1
+        assert [m.content for m in store.get_history("s")] == ["sum", "y"]
+        assert store.compact("s", 0, Message("system", "all", 3.0)) == 2  # blind
+        assert server.client.pttl("session:s:messages") > 10**16
 
 
-def test_each_option_set_is_one_script_and_stores_share_it(server: Server) -> None:
+def test_stores_share_one_script_per_window_and_any_ttl(server: Server) -> None:
+    """A TTL computed per session adds no script on the server; a window does."""
     before = int(server.client.info("memory")["number_of_cached_scripts"])
-    for _ in range(3):
-        RedisMemoryStore(server.client, ttl=60, max_messages=10).append_message(
+    for ttl in (60, 61, 3600.5):
+        RedisMemoryStore(server.client, ttl=ttl, max_messages=10).append_message(
             "s", Message("user", "x")
         )
-    RedisMemoryStore(server.client, ttl=61, max_messages=10).append_message(
+    RedisMemoryStore(server.client, max_messages=10).append_message("s", Message("user", "x"))
+    RedisMemoryStore(server.client, ttl=60, max_messages=11).append_message(
         "s", Message("user", "x")
     )
     assert int(server.client.info("memory")["number_of_cached_scripts"]) - before == 2

@@ -181,14 +181,13 @@ def _to_messages(records: list[Any], raws: Sequence[bytes]) -> list[Message]:
     that does not map raises SchemaError with its index."""
     try:
         return _fast_messages(records) if _FAST else [_to_message(r) for r in records]
-    except Exception:  # name the culprit, record by record
-        pass
-    for i, raw in enumerate(raws):
-        try:
-            decode_record(raw)
-        except SchemaError as exc:
-            raise exc.located(exc.key, i) from None
-    raise AssertionError("unreachable: every record mapped on its own")  # pragma: no cover
+    except Exception as failure:  # name the culprit, record by record
+        for i, raw in enumerate(raws):
+            try:
+                decode_record(raw)
+            except SchemaError as exc:
+                raise exc.located(exc.key, i) from None
+        raise failure  # not any one record's fault (e.g. MemoryError): as it was raised
 
 
 def decode_records(raws: Sequence[bytes]) -> list[Message]:
@@ -213,6 +212,7 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
         try:
             records.append(_current_record(raw))
         except SchemaError as exc:
+            _to_messages(records, raws[:i])  # an earlier record that does not map comes first
             raise exc.located(exc.key, i) from None
     return _to_messages(records, raws)
 

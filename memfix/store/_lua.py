@@ -12,20 +12,21 @@ lists are built by :mod:`memfix.store.redis_store`'s module-level helpers, which
 any other store class (an async twin) can call.
 """
 
-# KEYS[1] messages key; ARGV[1] one flag per record ('1': the record carries a message
-# id, a retried append of it is skipped; '0': it does not); ARGV[2..] the records.
-# The store's options are constants in the script text (see append_script), so a call
-# parses nothing: this is the hottest write path.
+# KEYS[1] messages key; ARGV[1] the TTL in ms ('0': none), passed to PEXPIRE as sent;
+# ARGV[2] one flag per record ('1': the record carries a message id, a retried append
+# of it is skipped; '0': it does not); ARGV[3..] the records. The window and the dedupe
+# depth are constants in the script text (see append_script), so a call parses nothing:
+# this is the hottest write path.
 # A retry resends the same message, hence the same bytes: LPOS finds it among the newest
 # `depth` records of the list itself, so no per-message id set (memory) is kept. LPOS is
 # read-only and fails on a wrong key type before RPUSH, the first write; nothing after
 # RPUSH can fail.
 # Returns how many records were appended.
 APPEND = """
-local ttl, maxlen, depth = '@TTL_MS@', @MAX_MESSAGES@, '@DEDUPE_WINDOW@'
-if #ARGV == 2 then  -- one record, the common case: no tables, no loop
-  local rec = ARGV[2]
-  if ARGV[1] == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+local ttl, maxlen, depth = ARGV[1], @MAX_MESSAGES@, '@DEDUPE_WINDOW@'
+if #ARGV == 3 then  -- one record, the common case: no tables, no loop
+  local rec = ARGV[3]
+  if ARGV[2] == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
     return 0
   end
   local n = redis.call('RPUSH', KEYS[1], rec)
@@ -37,10 +38,10 @@ if #ARGV == 2 then  -- one record, the common case: no tables, no loop
   end
   return 1
 end
-local flags, fresh, seen = ARGV[1], {}, {}
-for i = 2, #ARGV do
+local flags, fresh, seen = ARGV[2], {}, {}
+for i = 3, #ARGV do
   local rec = ARGV[i]
-  if string.byte(flags, i - 1) == 49 then
+  if string.byte(flags, i - 2) == 49 then
     if seen[rec] or redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
       rec = nil
     else
@@ -65,20 +66,19 @@ return #fresh
 """
 
 
-def append_script(ttl_ms: int, max_messages: int, dedupe_window: int) -> str:
-    """APPEND for one store's options (validated ints; 0: no TTL, no window).
+def append_script(max_messages: int, dedupe_window: int) -> str:
+    """APPEND for one store's window and dedupe depth (validated ints; 0: no window).
 
-    Baked in rather than sent: parsing them from an argument on every call cost
-    the server ~2 us of a ~50 us append. Each distinct option set is one script
-    on the server (about 5 KB with its Lua function), so a store per request
-    with a computed TTL adds one per distinct TTL. The TTL and the dedupe window stay
-    Lua strings, passed to PEXPIRE and LPOS as written: a Lua number would print
-    large integers in exponent form, which Redis refuses.
+    Written into the text rather than sent and parsed: parsing an options argument
+    on every call (``string.match``) cost the server ~2 us of a ~50 us append. Each
+    distinct pair is one script on the server (about 4 KB with its Lua function);
+    these are configuration, so a server holds a handful. The TTL, which an
+    application may compute per session, stays an argument: one script serves
+    every TTL. The depth is a Lua string, passed to LPOS as written (a Lua number
+    would print a large integer in exponent form, which Redis refuses).
     """
-    return (
-        APPEND.replace("@TTL_MS@", str(int(ttl_ms)))
-        .replace("@MAX_MESSAGES@", str(int(max_messages)))
-        .replace("@DEDUPE_WINDOW@", str(int(dedupe_window)))
+    return APPEND.replace("@MAX_MESSAGES@", str(int(max_messages))).replace(
+        "@DEDUPE_WINDOW@", str(int(dedupe_window))
     )
 
 
@@ -104,9 +104,8 @@ local remove = upto - keep
 if remove <= 0 then return 0 end
 redis.call('LTRIM', KEYS[1], remove, -1)
 redis.call('LPUSH', KEYS[1], ARGV[3])
-local ttl = tonumber(ARGV[4])
-if ttl > 0 then
-  redis.call('PEXPIRE', KEYS[1], ttl)
+if ARGV[4] ~= '0' then  -- as sent: a Lua number would print a large TTL as 1e+17
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
 end
 return remove
 """

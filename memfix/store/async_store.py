@@ -62,6 +62,7 @@ class AsyncRedisMemoryStore:
     ) -> None:
         opts = StoreOptions.of(ttl, max_messages, dedupe_window, write_version)
         self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
+        self._ttl_arg = opts.ttl_arg
         self._client: aioredis.Redis
         if isinstance(client, str):
             if cluster:
@@ -88,7 +89,7 @@ class AsyncRedisMemoryStore:
     async def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
         if batch:
-            args = append_args(batch, self._encode)
+            args = append_args(self._ttl_arg, batch, self._encode)
             await self._run(self._append, self.keys.messages(session_id), args)
 
     async def _run(self, script: AsyncScript, key: str, args: list[bytes]) -> Any:
@@ -99,10 +100,10 @@ class AsyncRedisMemoryStore:
             return await self._client.evalsha(script.sha, 1, key, *args)
 
     async def get_history(self, session_id: str, limit: int | None = 100) -> History:
+        key = self.keys.messages(session_id)  # a bad id is refused whatever the limit
         start = history_start(limit)
         if start is None:
             return History([], [], whole=False)
-        key = self.keys.messages(session_id)
         raws: list[bytes] = await self._client.lrange(key, start, -1)  # type: ignore[assignment]
         return history_of(key, raws, start)
 

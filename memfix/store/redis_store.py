@@ -49,7 +49,8 @@ _MAX_INT64 = 2**63 - 1
 #: PEXPIRE adds the TTL to the server's clock in a signed 64-bit millisecond count.
 _MAX_TTL_MS = 2**62
 BLIND_ATTEMPTS = 5
-#: How many sessions ``get_histories`` reads per pipeline (bounds one reply's size).
+#: How many sessions ``get_histories`` reads per pipeline (bounds the commands of one
+#: round trip; with ``limit=None`` a reply still holds those sessions' whole lists).
 HISTORIES_PER_ROUND_TRIP = 200
 
 
@@ -78,10 +79,11 @@ class RedisMemoryStore(MemoryStore):
     back, so idle conversations disappear as a whole (never oldest-turn-first).
     ``max_messages`` keeps only the newest N messages of a session. Both are
     applied inside the same server-side script as the append, so an append
-    stays one atomic round trip. The options are written into that script's
-    text (nothing to parse per call): each distinct combination of ``ttl``,
-    ``max_messages`` and ``dedupe_window`` is one script on the server (about
-    5 KB), shared by every store that uses it.
+    stays one atomic round trip. ``max_messages`` and ``dedupe_window`` are
+    written into that script's text (nothing to parse per call): each distinct
+    pair is one script on the server (about 4 KB), shared by every store that
+    uses it, and loaded by the first append that needs it. The TTL is an
+    argument, so a TTL computed per session costs nothing on the server.
 
     Retried appends are deduplicated: a client that timed out and resends the
     same ``Message`` (same id, hence the same stored bytes) does not store it
@@ -124,6 +126,7 @@ class RedisMemoryStore(MemoryStore):
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
         self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
+        self._ttl_arg = opts.ttl_arg
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(opts.append_script)
         self._append_sha = self._append.sha
@@ -142,16 +145,16 @@ class RedisMemoryStore(MemoryStore):
         flag = b"0" if msg.id is None else b"1"
         key = self.keys.messages(session_id)
         if self._queued:
-            self._append(keys=[key], args=[flag, record], client=self._client)
+            self._append(keys=[key], args=[self._ttl_arg, flag, record], client=self._client)
             return
         try:
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, flag, record
+                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, flag, record
             )
         except NoScriptError:
             self._client.script_load(self._append.script)
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, flag, record
+                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, flag, record
             )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
@@ -160,7 +163,7 @@ class RedisMemoryStore(MemoryStore):
             self._run(
                 self._append,
                 self.keys.messages(session_id),
-                append_args(batch, self._encode),
+                append_args(self._ttl_arg, batch, self._encode),
             )
 
     def _run(self, script: Script, key: str, args: list[bytes]) -> Any:
@@ -184,10 +187,10 @@ class RedisMemoryStore(MemoryStore):
             )
 
     def get_history(self, session_id: str, limit: int | None = 100) -> History:
+        key = self.keys.messages(session_id)  # a bad id is refused whatever the limit
         start = history_start(limit)
         if start is None:
             return History([], [], whole=False)
-        key = self.keys.messages(session_id)
         raws: list[bytes] = self._client.lrange(key, start, -1)  # type: ignore[assignment]
         return history_of(key, raws, start)
 
@@ -201,6 +204,9 @@ class RedisMemoryStore(MemoryStore):
         For reading a whole keyspace (exports, migrations, golden views) where a
         round trip per session dominates. A record that does not decode raises
         :class:`SchemaError` naming its key and index, as ``get_history`` does.
+        On a cluster each pipeline costs a round trip per master it touches; on a
+        store whose client is itself a pipeline, the reads run at once on a
+        pipeline of their own (they do not see what is queued).
         """
         start, chunks, out = histories_request(self.keys, session_ids, limit)
         for chunk in chunks:
@@ -327,8 +333,14 @@ class StoreOptions:
 
     @property
     def append_script(self) -> str:
-        """The APPEND script with these options in its text (:func:`_lua.append_script`)."""
-        return _lua.append_script(self.ttl_ms, self.max_messages, self.dedupe_window)
+        """The APPEND script with the window and dedupe depth in its text
+        (:func:`memfix.store._lua.append_script`)."""
+        return _lua.append_script(self.max_messages, self.dedupe_window)
+
+    @property
+    def ttl_arg(self) -> bytes:
+        """APPEND's first argument: the TTL in milliseconds, ``b"0"`` for none."""
+        return str(self.ttl_ms).encode()
 
 
 def check_client(client: Any, store: str) -> None:
@@ -341,15 +353,17 @@ def check_client(client: Any, store: str) -> None:
 
 
 def append_args(
+    ttl_arg: bytes,
     msgs: Sequence[Message],
     encode: Callable[[Message], bytes] = schemas.encode_message,
 ) -> list[bytes]:
-    """APPEND's arguments: one id flag per message, then the records.
+    """APPEND's arguments: the TTL (:attr:`StoreOptions.ttl_arg`), one id flag per
+    message, then the records.
 
     Every message is encoded (and so validated) before anything is sent.
     """
     records = [encode(m) for m in msgs]  # first: it type-checks each message
-    return [bytes(48 if m.id is None else 49 for m in msgs), *records]
+    return [ttl_arg, bytes(48 if m.id is None else 49 for m in msgs), *records]
 
 
 def compact_request(
