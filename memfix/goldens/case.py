@@ -290,6 +290,12 @@ def prefetch(case: GoldenCase, pool: ServerPool) -> None:
     except GoldenError:
         return  # the case itself reports it
     spec = case.spec.node if isinstance(case.spec, ClusterSpec) else case.spec
+    if spec.backend != "local":
+        # A container start goes through docker-py and requests, which iterate
+        # os.environ; pytest sets and deletes PYTEST_CURRENT_TEST in the main thread
+        # meanwhile, and the iteration fails with KeyError (seen in CI). A local
+        # server is a plain subprocess and reads nothing of the environment.
+        return
     pool.prefetch_rdb(case.golden, spec)  # a cluster's rdb case loads into a node first
 
 
