@@ -313,6 +313,10 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             statistics.median(per_round) >= want,
             f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})",
         )
+    if result.get("server_starts") and not result.get("golden_matrix"):
+        # --goldens ran but the matrix gave no figure (a failed run, said in the notes):
+        # a target that was not measured is not met
+        add("golden matrix under 3 s wall on 2 cores", False, "not measured (see the notes)")
     for m in result.get("golden_matrix", []):
         t = m["seconds"]
         add(
