@@ -9,41 +9,80 @@ shows precisely which old messages now decode differently.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from syrupy.data import SnapshotCollection
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from syrupy.location import PyTestLocation
 from syrupy.types import SerializableData, SerializedData, SnapshotIndex
 
-from memfix.goldens.view import encode_view
+from memfix.goldens.view import encode_view_bytes
 
 __all__ = ["GoldenSnapshotExtension", "snapshot_extension"]
 
 
 class GoldenSnapshotExtension(SingleFileSnapshotExtension):
-    """``<version>.json`` per golden; use with ``snapshot(name=version)``."""
+    """``<version>.json`` per golden; use with ``snapshot(name=version)``.
+
+    The file is UTF-8 JSON text, compared as bytes: every restore mode and
+    server of a golden compares against the same file, so it is read once per
+    session (again when it changes on disk), and a view of a few hundred KB is
+    not decoded to ``str`` for each case. Failures still show a text diff.
+    """
 
     file_extension = "json"
-    _write_mode = WriteMode.TEXT
+    _write_mode = WriteMode.BINARY
 
     def serialize(self, data: SerializableData, **kwargs: Any) -> SerializedData:
         if isinstance(data, dict):
-            return encode_view(data)
+            return encode_view_bytes(data)
+        if isinstance(data, str):
+            return data.encode("utf-8")
         return super().serialize(data, **kwargs)
+
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializableData | None:
+        try:
+            stat = os.stat(snapshot_location)
+        except FileNotFoundError:
+            return None
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = _read_cache.get(snapshot_location)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        data = super().read_snapshot_data_from_location(
+            snapshot_location=snapshot_location,
+            snapshot_name=snapshot_name,
+            session_id=session_id,
+        )
+        if data is not None:
+            _read_cache[snapshot_location] = (stamp, data)
+        return data
+
+    @classmethod
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, **kwargs: Any
+    ) -> None:
+        # A rewrite in the same clock tick with the same size would keep the stamp.
+        _read_cache.pop(snapshot_collection.location, None)
+        super().write_snapshot_collection(snapshot_collection=snapshot_collection, **kwargs)
 
     def diff_lines(
         self, serialized_data: SerializedData, snapshot_data: SerializedData
     ) -> Iterator[str]:
-        """syrupy's line diff, after one line naming the sessions and keys that differ
-        (the line diff alone shows a changed field, not whose)."""
-        summary = _summary(serialized_data, snapshot_data)
+        """syrupy's line diff of the text, after one line naming the sessions and keys
+        that differ (the line diff alone shows a changed field, not whose)."""
+        received, expected = _text(serialized_data), _text(snapshot_data)
+        summary = _summary(received, expected)
         if summary:
             yield summary
-        yield from super().diff_lines(serialized_data, snapshot_data)
+        yield from super().diff_lines(received, expected)
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
@@ -69,11 +108,21 @@ def snapshot_extension(directory: Path | None) -> type[GoldenSnapshotExtension]:
     return _InDirectory
 
 
-def _summary(received: SerializedData, expected: SerializedData) -> str | None:
+#: Snapshot bytes by path, with the (mtime, size, inode) they were read at.
+_read_cache: dict[str, tuple[tuple[int, int, int], SerializableData]] = {}
+
+
+def _text(data: SerializedData) -> str:
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return str(data)
+
+
+def _summary(received: str, expected: str) -> str | None:
     try:
-        new = msgspec.json.decode(str(received))
-        old = msgspec.json.decode(str(expected))
-    except (msgspec.DecodeError, UnicodeDecodeError):
+        new = msgspec.json.decode(received)
+        old = msgspec.json.decode(expected)
+    except msgspec.DecodeError:
         return None
     if not isinstance(new, dict) or not isinstance(old, dict):
         return None

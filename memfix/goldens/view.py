@@ -18,7 +18,15 @@ from memfix.errors import FormatError
 from memfix.formats import Format
 from memfix.goldens.dump import KeyspaceDump, StringEntry, dump_keyspace, key_text
 
-__all__ = ["VIEW_FORMAT", "GoldenView", "encode_view", "golden_view", "layout_of", "render_session"]
+__all__ = [
+    "VIEW_FORMAT",
+    "GoldenView",
+    "encode_view",
+    "encode_view_bytes",
+    "golden_view",
+    "layout_of",
+    "render_session",
+]
 
 VIEW_FORMAT = "memfix-view/1"
 
@@ -103,8 +111,13 @@ def golden_view(
 
 def encode_view(view: dict[str, Any]) -> str:
     """Canonical text of a view: sorted keys, one field per line."""
-    raw = msgspec.json.encode(view, order="sorted")
-    return msgspec.json.format(raw, indent=2).decode("utf-8") + "\n"
+    return encode_view_bytes(view).decode("utf-8")
+
+
+def encode_view_bytes(view: dict[str, Any]) -> bytes:
+    """:func:`encode_view` as the UTF-8 bytes of the snapshot file: what snapshots
+    compare (a large view decodes to ``str`` in milliseconds; comparing bytes does not)."""
+    return msgspec.json.format(msgspec.json.encode(view, order="sorted"), indent=2) + b"\n"
 
 
 def render_session(session_id: str, messages: list[Any], *, width: int = 100) -> str:
