@@ -259,3 +259,15 @@ def test_the_first_record_that_fails_is_named_whichever_step_fails(
         assert info.value.index == index
     with pytest.raises(SchemaError, match="upcasting to"):
         schemas.decode_records([old, b"garbage"])
+
+
+heads = st.sampled_from([*schemas._KNOWN_HEADS, b"", b"{", b' {"v":"', b'{"v":"1.2"'])
+
+
+@settings(max_examples=300, deadline=None)
+@given(heads, st.binary(max_size=20) | records)
+def test_the_known_heads_lookup_answers_as_the_parser_does(head: bytes, tail: bytes) -> None:
+    """detect_version looks the first bytes up before parsing them: never another answer."""
+    assert schemas._KNOWN_HEADS  # the lookup is in use for the current layout
+    for raw in (head + tail, tail, head[:3] + tail):
+        assert schemas.detect_version(raw) == schemas._detect_version(raw)

@@ -101,6 +101,14 @@ def detect_version(raw: bytes) -> str | None:
       it carries a ``"v"`` member elsewhere (a foreign writer), which a small
       probe decode then reads.
     """
+    known = _KNOWN_HEADS.get(raw[:_HEAD])
+    if known is not None:
+        return known
+    return _detect_version(raw)
+
+
+def _detect_version(raw: bytes) -> str | None:
+    """:func:`detect_version` for any bytes (the lookup of known heads aside)."""
     first = raw[:1]
     if first and (0x90 <= first[0] <= 0x9F or first[0] == 0xDC):
         at = 1 if first[0] != 0xDC else 3
@@ -110,7 +118,7 @@ def detect_version(raw: bytes) -> str | None:
     if raw.startswith(_JSON_TAG):
         end = raw.find(b'"', len(_JSON_TAG))
         return raw[len(_JSON_TAG) : end].decode("ascii", "replace") if end > 0 else None
-    head = raw.lstrip()
+    head = raw if first == b"{" else raw.lstrip()
     if head[:1] == b"{":
         if b'"v"' in head:
             try:
@@ -460,6 +468,19 @@ def _record_prefix(record: type[msgspec.Struct]) -> bytes | None:
 #: ``None`` when the newest layout has no fixed prefix.
 _CURRENT_PREFIX = _record_prefix(_latest.Record)
 _CURRENT_TAG: str = _latest.Record.__struct_config__.tag
+#: How many leading bytes ``detect_version`` looks up first.
+_HEAD = 5
+#: The first ``_HEAD`` bytes of every record of a released msgpack layout with a
+#: fixed prefix (1.4 on), and the version ``_detect_version`` reads from them:
+#: one dict lookup on the hot path instead of parsing the header each time. Only
+#: heads the parser itself maps are listed, so both always agree.
+_KNOWN_HEADS: dict[bytes, str] = {
+    head[:_HEAD]: version
+    for version, module in RELEASED.items()
+    if (head := _record_prefix(module.Record)) is not None
+    and len(head) >= _HEAD
+    and _detect_version(head[:_HEAD]) == version
+}
 _ROLE_NAMES = {role.value: role.name for role in _latest.Role}  # wire value -> Role literal
 _ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}  # Role literal -> wire
 #: The same as a tuple indexed by the wire value (the decoder admits only those values).
