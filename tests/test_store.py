@@ -451,6 +451,27 @@ def test_stores_share_one_script_per_window_and_any_ttl(server: Server) -> None:
     assert int(server.client.info("memory")["number_of_cached_scripts"]) - before == 2
 
 
+def test_messages_without_an_id_are_never_deduplicated_and_keep_ttl_and_window(
+    server: Server,
+) -> None:
+    """They take APPEND's flagged variant (ARGV[2] says which records carry an id);
+    the variant for records that all carry one sends no flags. Both trim and expire."""
+    before = int(server.client.info("memory")["number_of_cached_scripts"])
+    store = RedisMemoryStore(server.client, ttl=30, max_messages=4)
+    a, b = Message("user", "a", 1.0), Message("user", "b", 2.0)
+    anon = Message("user", "anon", 3.0, id=None)
+    store.append_message("s", a)
+    assert int(server.client.info("memory")["number_of_cached_scripts"]) - before == 1
+    store.append_message("s", anon)
+    store.append_message("s", anon)  # the same bytes, but no id: stored again
+    store.append_messages("s", [a, anon, b, b])  # a: retried; anon: stored; b: once
+    assert [m.content for m in store.get_history("s")] == ["anon", "anon", "anon", "b"]
+    assert 0 < server.client.pttl("session:s:messages") <= 30_000
+    store.append_messages("s", [b, a])  # ids only: b is still in the list, a was trimmed
+    assert [m.content for m in store.get_history("s")] == ["anon", "anon", "b", "a"]
+    assert int(server.client.info("memory")["number_of_cached_scripts"]) - before == 2
+
+
 @pytest.mark.parametrize("session", ["plain", "{tenant-1}:user-2", "{tenant-1}:user-3"])
 def test_the_same_message_in_two_sessions_is_stored_in_both(
     store: RedisMemoryStore, session: str

@@ -13,20 +13,24 @@ any other store class (an async twin) can call.
 """
 
 # KEYS[1] messages key; ARGV[1] the TTL in ms ('0': none), passed to PEXPIRE as sent;
-# ARGV[2] one flag per record ('1': the record carries a message id, a retried append
-# of it is skipped; '0': it does not); ARGV[3..] the records. The window and the dedupe
-# depth are constants in the script text (see append_script), so a call parses nothing:
-# this is the hottest write path.
+# then the records, from ARGV[@FIRST@]. Two variants of one text (see append_script):
+# when every record carries a message id (the common case) the records start at ARGV[2]
+# and each is looked up; otherwise ARGV[2] holds one flag per record ('1': it carries an
+# id, a retried append of it is skipped; '0': it does not) and the records start at
+# ARGV[3]. An argument costs the client ~3k instructions (redis-py), so the common case
+# sends none it does not need. The window and the dedupe depth are constants in the
+# text too, so a call parses nothing: this is the hottest write path.
 # A retry resends the same message, hence the same bytes: LPOS finds it among the newest
 # `depth` records of the list itself, so no per-message id set (memory) is kept. LPOS is
 # read-only and fails on a wrong key type before RPUSH, the first write; nothing after
 # RPUSH can fail.
 # Returns how many records were appended.
 APPEND = """
-local ttl, maxlen, depth = ARGV[1], @MAX_MESSAGES@, '@DEDUPE_WINDOW@'
-if #ARGV == 3 then  -- one record, the common case: no tables, no loop
-  local rec = ARGV[3]
-  if ARGV[2] == '1' and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
+local ttl, maxlen, depth, first = ARGV[1], @MAX_MESSAGES@, '@DEDUPE_WINDOW@', @FIRST@
+if #ARGV == first then  -- one record, the common case: no tables, no loop
+  local rec = ARGV[first]
+  if (first == 2 or ARGV[2] == '1')
+      and redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
     return 0
   end
   local n = redis.call('RPUSH', KEYS[1], rec)
@@ -39,9 +43,9 @@ if #ARGV == 3 then  -- one record, the common case: no tables, no loop
   return 1
 end
 local flags, fresh, seen = ARGV[2], {}, {}
-for i = 3, #ARGV do
+for i = first, #ARGV do
   local rec = ARGV[i]
-  if string.byte(flags, i - 2) == 49 then
+  if first == 2 or string.byte(flags, i - 2) == 49 then
     if seen[rec] or redis.call('LPOS', KEYS[1], rec, 'RANK', -1, 'MAXLEN', depth) then
       rec = nil
     else
@@ -66,19 +70,25 @@ return #fresh
 """
 
 
-def append_script(max_messages: int, dedupe_window: int) -> str:
+def append_script(max_messages: int, dedupe_window: int, *, flagged: bool = False) -> str:
     """APPEND for one store's window and dedupe depth (validated ints; 0: no window).
+
+    ``flagged``: the variant whose ARGV[2] says which records carry an id (a batch
+    holding a message with ``id=None``); the default variant takes records only.
 
     Written into the text rather than sent and parsed: parsing an options argument
     on every call (``string.match``) cost the server ~2 us of a ~50 us append. Each
-    distinct pair is one script on the server (about 4 KB with its Lua function);
+    distinct pair is one script on the server (about 4 KB with its Lua function;
+    two once a message without an id is appended, or an async store initializes);
     these are configuration, so a server holds a handful. The TTL, which an
     application may compute per session, stays an argument: one script serves
     every TTL. The depth is a Lua string, passed to LPOS as written (a Lua number
     would print a large integer in exponent form, which Redis refuses).
     """
-    return APPEND.replace("@MAX_MESSAGES@", str(int(max_messages))).replace(
-        "@DEDUPE_WINDOW@", str(int(dedupe_window))
+    return (
+        APPEND.replace("@MAX_MESSAGES@", str(int(max_messages)))
+        .replace("@DEDUPE_WINDOW@", str(int(dedupe_window)))
+        .replace("@FIRST@", "3" if flagged else "2")
     )
 
 

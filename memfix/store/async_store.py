@@ -77,6 +77,7 @@ class AsyncRedisMemoryStore:
             self._owns_client = False
         self.keys = keys or KeyLayout()
         self._append: AsyncScript = self._client.register_script(opts.append_script)
+        self._append_flagged: AsyncScript = self._client.register_script(opts.flagged_append_script)
         self._compact: AsyncScript = self._client.register_script(_lua.COMPACT)
 
     @property
@@ -89,8 +90,9 @@ class AsyncRedisMemoryStore:
     async def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
         if batch:
-            args = append_args(self._ttl_arg, batch, self._encode)
-            await self._run(self._append, self.keys.messages(session_id), args)
+            flagged, args = append_args(self._ttl_arg, batch, self._encode)
+            script = self._append_flagged if flagged else self._append
+            await self._run(script, self.keys.messages(session_id), args)
 
     async def _run(self, script: AsyncScript, key: str, args: list[bytes]) -> Any:
         try:
@@ -179,7 +181,7 @@ class AsyncRedisMemoryStore:
         (redis-py's async ``RedisCluster`` fails under that race)."""
         if isinstance(self._client, AsyncRedisCluster):
             await self._client.initialize()
-        for script in (self._append, self._compact):
+        for script in (self._append, self._append_flagged, self._compact):
             await self._client.script_load(script.script)
 
     async def __aenter__(self) -> AsyncRedisMemoryStore:

@@ -130,6 +130,7 @@ class RedisMemoryStore(MemoryStore):
         self.keys = keys or KeyLayout()
         self._append = self._client.register_script(opts.append_script)
         self._append_sha = self._append.sha
+        self._append_flagged = self._client.register_script(opts.flagged_append_script)
         self._compact = self._client.register_script(_lua.COMPACT)
         # A pipeline only queues: let redis-py's Script load the script at execute().
         self._queued = isinstance(self._client, redis.client.Pipeline)
@@ -142,29 +143,29 @@ class RedisMemoryStore(MemoryStore):
     def append_message(self, session_id: str, msg: Message) -> None:
         # append_args() and _run(), inlined: this is the hottest write path.
         record = self._encode(msg)  # first: it type-checks the message
-        flag = b"0" if msg.id is None else b"1"
         key = self.keys.messages(session_id)
+        if msg.id is None:  # never deduplicated: the variant that flags each record
+            self._run(self._append_flagged, key, [self._ttl_arg, b"0", record])
+            return
         if self._queued:
-            self._append(keys=[key], args=[self._ttl_arg, flag, record], client=self._client)
+            self._append(keys=[key], args=[self._ttl_arg, record], client=self._client)
             return
         try:
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, flag, record
+                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, record
             )
         except NoScriptError:
             self._client.script_load(self._append.script)
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, flag, record
+                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, record
             )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
         if batch:
-            self._run(
-                self._append,
-                self.keys.messages(session_id),
-                append_args(self._ttl_arg, batch, self._encode),
-            )
+            flagged, args = append_args(self._ttl_arg, batch, self._encode)
+            key = self.keys.messages(session_id)
+            self._run(self._append_flagged if flagged else self._append, key, args)
 
     def _run(self, script: Script, key: str, args: list[bytes]) -> Any:
         """EVALSHA ``script`` on the session's messages ``key`` with ``args``.
@@ -333,9 +334,14 @@ class StoreOptions:
 
     @property
     def append_script(self) -> str:
-        """The APPEND script with the window and dedupe depth in its text
-        (:func:`memfix.store._lua.append_script`)."""
+        """The APPEND script with the window and dedupe depth in its text, for
+        records that all carry a message id (:func:`memfix.store._lua.append_script`)."""
         return _lua.append_script(self.max_messages, self.dedupe_window)
+
+    @property
+    def flagged_append_script(self) -> str:
+        """APPEND for a batch holding a message without an id (ARGV[2] flags each record)."""
+        return _lua.append_script(self.max_messages, self.dedupe_window, flagged=True)
 
     @property
     def ttl_arg(self) -> bytes:
@@ -356,14 +362,16 @@ def append_args(
     ttl_arg: bytes,
     msgs: Sequence[Message],
     encode: Callable[[Message], bytes] = schemas.encode_message,
-) -> list[bytes]:
-    """APPEND's arguments: the TTL (:attr:`StoreOptions.ttl_arg`), one id flag per
-    message, then the records.
+) -> tuple[bool, list[bytes]]:
+    """Whether the batch needs the flagged APPEND (a message without an id), and the
+    arguments: the TTL (:attr:`StoreOptions.ttl_arg`), the flags if so, the records.
 
     Every message is encoded (and so validated) before anything is sent.
     """
     records = [encode(m) for m in msgs]  # first: it type-checks each message
-    return [ttl_arg, bytes(48 if m.id is None else 49 for m in msgs), *records]
+    if all(m.id is not None for m in msgs):
+        return False, [ttl_arg, *records]
+    return True, [ttl_arg, bytes(48 if m.id is None else 49 for m in msgs), *records]
 
 
 def compact_request(
