@@ -41,9 +41,9 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
     def serialize(self, data: SerializableData, **kwargs: Any) -> SerializedData:
         if isinstance(data, dict):
             return encode_view_bytes(data)
-        if isinstance(data, str):
-            return data.encode("utf-8")
-        return super().serialize(data, **kwargs)
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            return super().serialize(data, **kwargs)
+        return str(data).encode("utf-8")
 
     def read_snapshot_data_from_location(
         self, *, snapshot_location: str, snapshot_name: str, session_id: str
@@ -61,6 +61,10 @@ class GoldenSnapshotExtension(SingleFileSnapshotExtension):
             snapshot_name=snapshot_name,
             session_id=session_id,
         )
+        if isinstance(data, bytes) and b"\r" in data:
+            # A checkout with CRLF line endings (git's autocrlf): read as text mode did,
+            # with universal newlines (a view's own CRs are escaped inside its strings).
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if data is not None:
             _read_cache[snapshot_location] = (stamp, data)
         return data

@@ -271,3 +271,48 @@ def test_the_known_heads_lookup_answers_as_the_parser_does(head: bytes, tail: by
     assert schemas._KNOWN_HEADS  # the lookup is in use for the current layout
     for raw in (head + tail, tail, head[:3] + tail):
         assert schemas.detect_version(raw) == schemas._detect_version(raw)
+
+
+odd_values = json_values | st.floats(allow_nan=True) | st.builds(object) | st.just(b"x")
+
+
+@st.composite
+def odd_messages(draw: st.DrawFn) -> Message:
+    """A valid message with one or two fields replaced by anything (a Message is not
+    type-checked when built): each check of the encoder meets its own odd value."""
+    message = draw(messages)
+    fields = draw(st.lists(st.sampled_from(Message.__struct_fields__), min_size=1, max_size=2))
+    odd = {
+        "role": st.sampled_from(["robot", "USER", ""]) | odd_values,
+        "metadata": st.dictionaries(st.integers(), json_values, min_size=1, max_size=2)
+        | odd_values,
+        "tool_calls": st.lists(odd_values, min_size=1, max_size=2) | odd_values,
+    }
+    return msgspec.structs.replace(message, **{f: draw(odd.get(f, odd_values)) for f in fields})
+
+
+def _outcome(encode: object, message: Message) -> bytes | tuple[str, str]:
+    try:
+        return encode(message)  # type: ignore[operator,no-any-return]
+    except Exception as exc:
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(messages | odd_messages())
+def test_the_fast_encoder_refuses_and_accepts_exactly_what_the_checked_one_does(
+    message: Message,
+) -> None:
+    """encode_message's one-pass path for plain messages: the same bytes, or the same
+    error with the same words, as the checked path every other shape takes."""
+    assert _outcome(schemas.encode_message, message) == _outcome(schemas._encode_checked, message)
+
+
+def test_a_message_subclass_with_more_fields_is_stored_as_a_message() -> None:
+    class Tagged(Message, frozen=True):
+        tenant: str = "t1"
+
+    tagged = Tagged("user", "hi", 1.0, id="a")
+    assert schemas.encode_message(tagged) == schemas.encode_message(
+        Message("user", "hi", 1.0, id="a")
+    )

@@ -24,8 +24,10 @@ def test_a_snapshot_changed_on_disk_is_read_again(tmp_path: Path) -> None:
     path.write_bytes(b'{"a": 1}\n')
     assert read(path) == b'{"a": 1}\n'
     before = path.stat().st_mtime_ns
-    path.write_bytes(b'{"a": 22}\n')
+    path.write_bytes(b'{"a": 2}\n')  # the same size, in place: only the mtime tells
     os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    assert read(path) == b'{"a": 2}\n'
+    path.write_bytes(b'{"a": 22}\n')
     assert read(path) == b'{"a": 22}\n'
     path.unlink()
     assert read(path) is None
@@ -49,3 +51,13 @@ def test_views_are_compared_as_the_utf8_bytes_of_their_text() -> None:
     view = {"sessions": {"s": [{"content": "héllo ☃", "role": "user"}]}, "format": "x"}
     assert encode_view_bytes(view) == encode_view(view).encode("utf-8")
     assert GoldenSnapshotExtension().serialize(view) == encode_view_bytes(view)
+
+
+def test_a_snapshot_checked_out_with_crlf_line_endings_still_matches(tmp_path: Path) -> None:
+    """As text mode read it (universal newlines): git's autocrlf must not fail every case."""
+    view = {"sessions": {"s": [{"content": "line\r\nbreak", "role": "user"}]}, "format": "x"}
+    expected = GoldenSnapshotExtension().serialize(view)
+    assert isinstance(expected, bytes) and b"\r" not in expected  # the view's CR is escaped
+    path = tmp_path / "1.0.json"
+    path.write_bytes(expected.replace(b"\n", b"\r\n"))
+    assert read(path) == expected

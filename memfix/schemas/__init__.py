@@ -92,7 +92,8 @@ def detect_version(raw: bytes) -> str | None:
     """The schema version a stored record claims, from its leading bytes.
 
     ``None`` when the bytes match no known layout. Cheap on purpose: it runs
-    once per record on every ``get_history``.
+    once per record of every list that is not all of the current version (the
+    goldens, sessions written before an upgrade).
 
     - a msgpack array whose first element is a short string (1.4 on): that
       string is the version, e.g. ``0x99 0xa3 "1.4"``;
@@ -240,7 +241,7 @@ def encode_message(message: Message) -> bytes:
     ``Message`` is not type-checked when built: content=123 encodes, but would
     not read back). The last check decodes the record as ``get_history`` will.
     """
-    if not _FAST or not isinstance(message, Message):
+    if not _FAST or type(message) is not Message:  # a subclass may hold more fields
         return _encode_checked(message)
     role, content, timestamp, metadata, id, name, calls, tool_call_id = _fields_of(message)
     wire_role = _ROLE_VALUES.get(role) if type(role) is str else None

@@ -81,8 +81,9 @@ class RedisMemoryStore(MemoryStore):
     applied inside the same server-side script as the append, so an append
     stays one atomic round trip. ``max_messages`` and ``dedupe_window`` are
     written into that script's text (nothing to parse per call): each distinct
-    pair is one script on the server (about 4 KB), shared by every store that
-    uses it, and loaded by the first append that needs it. The TTL is an
+    pair is one script on the server (about 4 KB; a second variant once a message
+    without an id is appended), shared by every store that uses it, and loaded
+    by the first append that needs it. The TTL is an
     argument, so a TTL computed per session costs nothing on the server.
 
     Retried appends are deduplicated: a client that timed out and resends the
