@@ -241,78 +241,32 @@ def encode_message(message: Message) -> bytes:
     ``Message`` is not type-checked when built: content=123 encodes, but would
     not read back). The last check decodes the record as ``get_history`` will.
     """
-    if not _FAST or type(message) is not Message:  # a subclass may hold more fields
-        return _encode_checked(message)
-    role, content, timestamp, metadata, id, name, calls, tool_call_id = _fields_of(message)
-    wire_role = _ROLE_VALUES.get(role) if type(role) is str else None
-    if (
-        wire_role is None
-        or (metadata and _too_deep(metadata, MAX_NESTING))
-        or (calls and type(calls) is list)
-    ):
-        return _encode_checked(message)  # the rare shapes: the checks below name the problem
-    try:
-        # The current record's wire fields, the tag first: msgspec encodes this
-        # tuple to exactly the bytes of encode(_from_message(message)) (an
-        # array-like struct is an array of all its fields), without the struct.
-        encoded: bytes = _fields_encoder.encode(
-            (
-                _CURRENT_TAG,
-                id,
-                wire_role,
-                content,
-                round(timestamp * 1000),
-                metadata,
-                name,
-                calls,
-                tool_call_id,
-            )
+    if _INLINE and type(message) is Message:  # the common case, checked inline (hot path)
+        role, content, timestamp, metadata, id, name, calls, tool_call_id = _fields_of(message)
+        wire_role = _ROLE_VALUES.get(role) if type(role) is str else None
+        if wire_role is None or calls or (metadata and _too_deep(metadata, MAX_NESTING)):
+            wire_role = _check_storable(message)  # the rarer shapes; raises naming the problem
+    else:  # a subclass (it may hold more fields), or no Message at all (refused here)
+        wire_role = _check_storable(message)
+        content, timestamp, metadata, id = (
+            message.content,
+            message.timestamp,
+            message.metadata,
+            message.id,
         )
-    except _UNSTORABLE as exc:
-        raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
-    # A Message is not type-checked when built: the common shapes are checked here,
-    # anything else goes through the reader's own decoder before it is written.
-    if not (
-        type(content) is str
-        and (id is None or type(id) is str)
-        and (name is None or type(name) is str)
-        and (tool_call_id is None or type(tool_call_id) is str)
-        and type(metadata) is dict
-        and (not metadata or _str_keys(metadata))
-        and type(calls) is list
-    ):
-        _check_reads_back(encoded, id)
-    return encoded
-
-
-#: A Message's fields in declaration order, in one C call.
-_fields_of = msgspec.structs.astuple
-
-
-def _check_reads_back(encoded: bytes, id: object) -> None:
-    try:
-        _read_back(encoded)
-    except (msgspec.MsgspecError, ValueError) as exc:
-        raise ValueError(
-            f"message {id!r} would not read back, so it is not stored: {exc}"
-        ) from None
-
-
-def _encode_checked(message: Message) -> bytes:
-    """``encode_message`` for every shape: tool calls, a role that is not a plain
-    str, anything wrong (each check raises naming the problem)."""
-    wire_role = _check_storable(message)
-    metadata, calls, id = message.metadata, message.tool_calls, message.id
-    content, name, tool_call_id = message.content, message.name, message.tool_call_id
+        name, calls, tool_call_id = message.name, message.tool_calls, message.tool_call_id
     try:
         if _FAST:
+            # The current record's wire fields, the tag first: msgspec encodes this
+            # tuple to exactly the bytes of encode(_from_message(message)) (an
+            # array-like struct is an array of all its fields), without the struct.
             encoded: bytes = _fields_encoder.encode(
                 (
                     _CURRENT_TAG,
                     id,
                     wire_role,
                     content,
-                    round(message.timestamp * 1000),
+                    round(timestamp * 1000),
                     metadata,
                     name,
                     [(c.id, c.name, c.arguments) for c in calls]
@@ -325,6 +279,8 @@ def _encode_checked(message: Message) -> bytes:
             encoded = _latest.encode(_from_message(message))
     except _UNSTORABLE as exc:
         raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
+    # A Message is not type-checked when built: the common shapes are checked here,
+    # anything else goes through the reader's own decoder before it is written.
     if not (
         type(content) is str
         and (id is None or type(id) is str)
@@ -335,8 +291,17 @@ def _encode_checked(message: Message) -> bytes:
         and type(calls) is list
         and (not calls or _plain_calls(calls))
     ):
-        _check_reads_back(encoded, id)
+        try:
+            _read_back(encoded)
+        except (msgspec.MsgspecError, ValueError) as exc:
+            raise ValueError(
+                f"message {id!r} would not read back, so it is not stored: {exc}"
+            ) from None
     return encoded
+
+
+#: A Message's fields in declaration order, in one C call.
+_fields_of = msgspec.structs.astuple
 
 
 #: What encoding a message that is not what its annotations say can raise.
@@ -497,6 +462,12 @@ _ROLE_BY_VALUE = tuple(_ROLE_NAMES.get(v, "") for v in range(max(_ROLE_NAMES) + 
 # paths agree on any bytes.
 _FAST_LAYOUT = ("id", "role", "content", "ts_ms", "metadata", "name", "tool_calls", "tool_call_id")
 _FAST = tuple(_latest.Record.__struct_fields__) == _FAST_LAYOUT and _CURRENT_PREFIX is not None
+#: encode_message unpacks a Message's fields in this order; a model that gains one
+#: (a release adding a field) takes the field-by-field path until this is extended.
+_INLINE = _FAST and Message.__struct_fields__ == (
+    *("role", "content", "timestamp", "metadata"),
+    *("id", "name", "tool_calls", "tool_call_id"),
+)
 _fields_encoder = msgspec.msgpack.Encoder()
 _current_fields: Any = None
 if _FAST:
