@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import ServerStartError
 from .lifecycle import ManagedServer
-from .plumbing import LOG_NAME
+from .plumbing import LOG_NAME, environment
 from .spec import Persistence, ServerSpec, register_backend
 
 __all__ = ["LocalServer"]
@@ -72,6 +72,7 @@ class _Watchdog:
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
                 start_new_session=True,  # Ctrl-C is for pytest; the watchdog waits for EOF
+                env=environment(),  # not the live environ: see environment()
             )
         return self._proc
 
@@ -133,6 +134,7 @@ class LocalServer(ManagedServer):
                     stderr=subprocess.STDOUT,
                     close_fds=True,  # the watchdog's pipe stays ours alone
                     start_new_session=True,  # Ctrl-C in the terminal is for pytest, not for us
+                    env=environment(),  # any thread may start a server: see environment()
                 )
             except OSError as exc:
                 raise ServerStartError(f"{self.spec.id}: cannot run {argv[0]}: {exc}") from None

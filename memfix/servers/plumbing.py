@@ -35,6 +35,24 @@ MAX_PORT = 65535
 _swept = False
 
 
+def environment() -> dict[str, str]:
+    """This process's environment, copied for a child process; safe from any thread.
+
+    Started with ``env=None``, a child on Linux (vfork) reads the live C ``environ``
+    while it execs, and another thread may be changing it meanwhile: pytest sets and
+    deletes ``PYTEST_CURRENT_TEST`` around every test, the array is reallocated, and
+    ``execve`` fails with EFAULT ("Bad address"; seen in CI when a golden case's server
+    started in the prefetch thread). An explicit copy is read before the fork. Copying
+    ``os.environ`` can itself meet a key deleted meanwhile (KeyError): it is retried.
+    """
+    for _ in range(100):
+        try:
+            return os.environ.copy()
+        except (KeyError, RuntimeError):
+            continue
+    return os.environ.copy()
+
+
 def temp_root() -> Path:
     """A per-user directory for servers' temporary data dirs (easy to find and clean)."""
     global _swept

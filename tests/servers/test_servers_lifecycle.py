@@ -230,3 +230,32 @@ def test_children_die_with_the_test_process() -> None:
     assert Path(data_dir).is_dir()
     sweep_stale(Path(data_dir).parent)
     assert not Path(data_dir).exists()
+
+
+def test_servers_start_from_a_thread_while_the_environment_changes() -> None:
+    """The golden cases start the next case's server in a thread while pytest sets and
+    deletes PYTEST_CURRENT_TEST. A child started with the live environment failed to
+    exec ~1 time in 5 under such churn ([Errno 14] Bad address, seen in CI)."""
+    spec = default_spec()
+    stop = threading.Event()
+
+    def churn() -> None:
+        i = 0
+        while not stop.is_set():
+            os.environ[f"MEMFIX_CHURN_{i % 50}"] = "x" * (i % 100)
+            os.environ.pop(f"MEMFIX_CHURN_{(i * 7) % 50}", None)
+            i += 1
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for _ in range(15):
+                server = pool.submit(spec.start).result(timeout=60)
+                with server:
+                    assert server.client.ping()
+    finally:
+        stop.set()
+        churner.join()
+        for i in range(50):
+            os.environ.pop(f"MEMFIX_CHURN_{i}", None)
