@@ -273,7 +273,20 @@ def test_the_known_heads_lookup_answers_as_the_parser_does(head: bytes, tail: by
         assert schemas.detect_version(raw) == schemas._detect_version(raw)
 
 
-odd_values = json_values | st.floats(allow_nan=True) | st.builds(object) | st.just(b"x")
+class _Ambiguous:
+    """A value whose truth cannot be told (a numpy array's ``bool()`` raises)."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("the truth value is ambiguous")
+
+
+odd_values = (
+    json_values
+    | st.floats(allow_nan=True)
+    | st.builds(object)
+    | st.builds(_Ambiguous)
+    | st.just(b"x")
+)
 
 
 @st.composite
@@ -319,3 +332,13 @@ def test_a_message_subclass_with_more_fields_is_stored_as_a_message() -> None:
     assert schemas.encode_message(tagged) == schemas.encode_message(
         Message("user", "hi", 1.0, id="a")
     )
+
+
+def test_a_subclass_whose_timestamp_fails_is_refused_like_any_unstorable_message() -> None:
+    class Computed(Message, frozen=True):
+        @property  # type: ignore[misc]
+        def timestamp(self) -> float:
+            raise AttributeError("no clock")
+
+    with pytest.raises(ValueError, match="message 'a' cannot be stored: no clock"):
+        schemas.encode_message(Computed("user", "hi", id="a"))

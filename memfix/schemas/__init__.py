@@ -244,17 +244,20 @@ def encode_message(message: Message) -> bytes:
     if _INLINE and type(message) is Message:  # the common case, checked inline (hot path)
         role, content, timestamp, metadata, id, name, calls, tool_call_id = _fields_of(message)
         wire_role = _ROLE_VALUES.get(role) if type(role) is str else None
-        if wire_role is None or calls or (metadata and _too_deep(metadata, MAX_NESTING)):
+        if (
+            wire_role is None
+            or (type(calls) is list and calls)
+            or (metadata and _too_deep(metadata, MAX_NESTING))
+        ):
             wire_role = _check_storable(message)  # the rarer shapes; raises naming the problem
     else:  # a subclass (it may hold more fields), or no Message at all (refused here)
         wire_role = _check_storable(message)
-        content, timestamp, metadata, id = (
-            message.content,
-            message.timestamp,
-            message.metadata,
-            message.id,
-        )
+        content, metadata, id = message.content, message.metadata, message.id
         name, calls, tool_call_id = message.name, message.tool_calls, message.tool_call_id
+        try:  # a subclass may compute it, and fail like any other unstorable value
+            timestamp = message.timestamp
+        except _UNSTORABLE as exc:
+            raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
     try:
         if _FAST:
             # The current record's wire fields, the tag first: msgspec encodes this

@@ -50,7 +50,7 @@ def environment() -> dict[str, str]:
             return os.environ.copy()
         except (KeyError, RuntimeError):
             continue
-    return os.environ.copy()
+    raise OSError("the environment kept changing while it was copied for a child process")
 
 
 def temp_root() -> Path:
