@@ -112,15 +112,20 @@ class Finding:
 
 @dataclass(frozen=True)
 class Ignore:
-    """Accept a rule's findings, optionally only for one version and a path (a glob)."""
+    """Accept a rule's findings, optionally only for one version, only against one
+    older version (``against``: a layout change every later version shares with
+    the versions before it), and a path (a glob)."""
 
     rule: str
     reason: str
     version: str | None = None
     path: str | None = None
+    against: str | None = None
 
     def matches(self, f: Finding) -> bool:
         if self.rule != f.rule or (self.version is not None and self.version != f.version):
+            return False
+        if self.against is not None and self.against != f.against:
             return False
         return self.path is None or fnmatch.fnmatchcase(f.path, self.path)
 
@@ -543,7 +548,13 @@ def load_config(pyproject: Path) -> CheckConfig:
     table = data.get("tool", {}).get("memfix", {}).get("check", {})
     try:
         ignores = [
-            Ignore(rule=i["rule"], reason=i["reason"], version=i.get("version"), path=i.get("path"))
+            Ignore(
+                rule=i["rule"],
+                reason=i["reason"],
+                version=i.get("version"),
+                path=i.get("path"),
+                against=i.get("against"),
+            )
             for i in table.get("ignore", [])
         ]
     except (KeyError, TypeError) as exc:

@@ -35,7 +35,8 @@ class Message(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """One chat message.
 
     ``timestamp`` is epoch seconds (a float, as the seed article stored it),
-    defaulting to now; it is stored as integer milliseconds. ``metadata``
+    defaulting to now; schema 1.6 stores it as it is (1.2-1.5 stored integer
+    milliseconds), so a message reads back equal to the one appended. ``metadata``
     holds whatever JSON-compatible facts the application attaches (model
     name, token counts, ...). ``id`` is generated when the message is built,
     so retrying the append of the same message does not store it twice;

@@ -28,8 +28,9 @@ __all__ = ["committed_in_git", "module_source", "new_schema_version"]
 def new_schema_version(version: str, *, package_dir: Path | None = None) -> Path:
     """Write ``memfix/schemas/v<X>_<Y>.py`` for ``version`` from the current module.
 
-    The new ``Record`` subclasses the current one with the new tag (same fields,
-    same order, same options), re-exports its nested types, and upcasts field by
+    The new ``Record`` subclasses the current one (same fields, same order, same
+    options; under the new tag when the current one is tagged; untagged, the
+    release must add a field), re-exports its nested types, and upcasts field by
     field; the registry picks it up as the current version. Refuses a malformed
     version, one not newer than the current, or an existing file.
     """
@@ -58,10 +59,14 @@ def module_source(version: str, previous: ModuleType) -> str:
     """The source of version ``version``'s module, derived from ``previous``."""
     record: type[msgspec.Struct] = previous.Record
     info = msgspec.inspect.type_info(record)
-    if not isinstance(info, msgspec.inspect.StructType) or not isinstance(info.tag, str):
+    if not isinstance(info, msgspec.inspect.StructType) or not (
+        isinstance(info.tag, str) or (info.tag is None and info.array_like)
+    ):
         raise ReleaseError(
-            f"{previous.__name__}.Record has no string tag: write {version}'s module by hand"
+            f"{previous.__name__}.Record is neither tagged nor an untagged array: "
+            f"write {version}'s module by hand"
         )
+    tagged = info.tag is not None
     decoder = getattr(previous, "_decoder", None)
     codec = "msgpack" if isinstance(decoder, msgspec.msgpack.Decoder) else "json"
     prev_mod = previous.__name__.rsplit(".", 1)[1]
@@ -77,13 +82,23 @@ def module_source(version: str, previous: ModuleType) -> str:
     imports = f"from memfix.schemas.{prev_mod} import {', '.join(nested)}\n" if nested else ""
     fields = "".join(f"        {f}=old.{f},\n" for f in record.__struct_fields__)
     p = previous.VERSION
+    if tagged:
+        made = f"""{p}'s Record under the tag
+"{version}". Add fields at the end of ``Record``, each with a default (records
+of {p} and earlier lack them), then run"""
+        base, body = f'{prev_mod}.Record, tag="{version}"', f"{p}'s fields, in {p}'s order"
+    else:  # an untagged array: its length tells the versions apart
+        made = f"""{p}'s Record. Add at least one
+field at the end of ``Record``, each with a default (records of {p} and earlier
+lack them): an untagged record's length is its version, so the registry refuses
+a layout of {p}'s length. Add the same fields to ``memfix.Message`` to keep the
+one-call read path. Then run"""
+        base, body = f"{prev_mod}.Record", f"{p}'s fields, in {p}'s order"
     return f'''"""Message wire schema {version}: <say in one line what this release changes>.
 
-Created by ``memfix schema new {version}`` from {p}: {p}'s Record under the tag
-"{version}". Add fields at the end of ``Record``, each with a default (records
-of {p} and earlier lack them), then ``memfix check`` and ``memfix record
---version {version}``. Once golden/{version}/ is committed this module is
-RELEASED, NEVER EDIT.
+Created by ``memfix schema new {version}`` from {made}
+``memfix check`` and ``memfix record --version {version}``. Once
+golden/{version}/ is committed this module is RELEASED, NEVER EDIT.
 """
 
 from __future__ import annotations
@@ -97,8 +112,8 @@ __all__ = [{exports}, "decode", "encode", "upcast"]
 VERSION = "{version}"
 
 
-class Record({prev_mod}.Record, tag="{version}"):
-    """{p}'s fields, in {p}'s order; new ones go below, with defaults."""
+class Record({base}):
+    """{body}; new ones go below, with defaults."""
 
 
 _decoder = msgspec.{codec}.Decoder(Record)

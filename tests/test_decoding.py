@@ -22,6 +22,8 @@ from memfix import Message, SchemaError, ToolCall, schemas  # noqa: E402
 from tests.test_schemas import ONE_OF_EACH  # noqa: E402
 
 CURRENT = schemas.RELEASED[schemas.CURRENT_VERSION]
+#: How every current record of a user's message starts.
+PREFIX = next(h for h in schemas._record_heads(CURRENT.Record) if b"user" in h)
 
 
 def _nested(depth: int) -> object:
@@ -79,7 +81,7 @@ def damaged_lists(draw: st.DrawFn) -> list[bytes]:
         elif op == "garbage":
             raws[i] = draw(st.binary(max_size=30))
         elif op == "prefix":
-            raws[i] = (schemas._CURRENT_PREFIX or b"") + draw(st.binary(max_size=30))
+            raws[i] = PREFIX + draw(st.binary(max_size=30))
         elif op == "flip" and raw:
             at = cut % len(raw)
             raws[i] = raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
@@ -121,8 +123,7 @@ def test_random_bytes_never_decode_as_messages_they_are_not(raws: list[bytes]) -
 
 def test_the_property_can_fail() -> None:
     """The check is not vacuous: a list whose records only decode together is caught."""
-    prefix = schemas._CURRENT_PREFIX
-    assert prefix is not None
+    prefix = PREFIX
     a = schemas.encode_message(Message("user", "a", 1.0, metadata={"b": prefix + b"zz"}))
     b = schemas.encode_message(Message("user", "b", 2.0))
     cut = a.index(prefix, 1)
@@ -247,8 +248,8 @@ def test_the_first_record_that_fails_is_named_whichever_step_fails(
     """Mixed lists decode and upcast every record before building any Message: a record
     whose mapping fails must still be named before a later one that does not decode."""
 
-    def broken(record: msgspec.Struct) -> msgspec.Struct:  # an upcast yielding an unknown role
-        return msgspec.structs.replace(record, role=99)
+    def broken(record: msgspec.Struct) -> msgspec.Struct:  # an upcast yielding no tool call
+        return msgspec.structs.replace(record, tool_calls=[None])
 
     monkeypatch.setitem(schemas._upcasts, "1.0", [*schemas._upcasts["1.0"], broken])
     old = b'{"role":"user","content":"hi","timestamp":1.0}'

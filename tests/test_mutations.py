@@ -35,6 +35,7 @@ from memfix.goldens import find_goldens
 from memfix.servers import default_spec
 from memfix.version import Version
 from tests.test_record_verify import REPO
+from tests.test_writeside import USER_HEAD
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +67,15 @@ class Mutation:
     foreign: bool = False  # memfix's writer round-tripping the foreign shapes must fail
 
 
+#: Where encode_message reads a plain Message's fields (its hot path).
+_READ_FIELDS = "        fields = _fields_of(message)\n"
+
+
+def _content_written_as(expression: str) -> str:
+    """The hot path's field read, with the content the writer stores replaced."""
+    return f"        fields = _fields_of(msgspec.structs.replace(message, content={expression}))\n"
+
+
 MUTATIONS = [
     Mutation(
         "drop-the-1.0-decoder",
@@ -92,12 +102,11 @@ MUTATIONS = [
         writeside=True,
     ),
     Mutation(
-        "change-the-timestamp-unit",
-        "memfix/schemas/__init__.py",
-        "ts_ms / 1000,  # integer ms on the wire",
-        "ts_ms,  # integer ms on the wire",
-        ALL | FOREIGN,
-        foreign=True,
+        "change-the-timestamp-unit",  # every record before 1.6 passes 1.6's upcast
+        "memfix/schemas/v1_6.py",
+        "        timestamp=old.ts_ms / 1000,\n",
+        "        timestamp=old.ts_ms,\n",
+        ALL | FOREIGN,  # memfix's own 1.6 records keep their float: the round trip holds
     ),
     Mutation(
         "change-the-key-prefix",
@@ -160,9 +169,9 @@ MUTATIONS = [
     Mutation(
         "writer-pickles-messages",  # the seed incident: readers unchanged
         "memfix/schemas/__init__.py",
-        "            encoded: bytes = _fields_encoder.encode(\n",
+        "            encoded: bytes = _fields_encoder.encode(fields)\n",
         '            encoded: bytes = __import__("pickle").dumps(msgspec.to_builtins(message)) or '
-        "_fields_encoder.encode(\n",
+        "_fields_encoder.encode(fields)\n",
         frozenset(),
         writeside=True,
         foreign=True,
@@ -170,9 +179,8 @@ MUTATIONS = [
     Mutation(
         "writer-normalises-nfc",
         "memfix/schemas/__init__.py",
-        "                    wire_role,\n                    content,\n",
-        "                    wire_role,\n"
-        '                    __import__("unicodedata").normalize("NFC", content),\n',
+        _READ_FIELDS,
+        _content_written_as('__import__("unicodedata").normalize("NFC", message.content)'),
         frozenset(),
         writeside=True,
         foreign=True,
@@ -180,16 +188,16 @@ MUTATIONS = [
     Mutation(
         "writer-strips-whitespace",  # the memfix scenario has no edge whitespace to lose
         "memfix/schemas/__init__.py",
-        "                    wire_role,\n                    content,\n",
-        "                    wire_role,\n                    content.strip(),\n",
+        _READ_FIELDS,
+        _content_written_as("message.content.strip()"),
         frozenset(),
         foreign=True,
     ),
     Mutation(
         "writer-truncates-at-64k",
         "memfix/schemas/__init__.py",
-        "                    wire_role,\n                    content,\n",
-        "                    wire_role,\n                    content[:65535],\n",
+        _READ_FIELDS,
+        _content_written_as("message.content[:65535]"),
         frozenset(),
         writeside=True,
         foreign=True,
@@ -229,10 +237,18 @@ MUTATIONS = [
     Mutation(
         "reader-drops-metadata",  # decodes fine: today's verify cannot see it
         "memfix/schemas/__init__.py",
-        "            metadata,\n            id,\n",
-        "            {},\n            id,\n",
-        ALL - {"1.0"} | FOREIGN,
+        "            return list(_starmap(Message, map(_current_fields.decode, raws)))\n",
+        "            return [msgspec.structs.replace(m, metadata={}) for m in "
+        "_starmap(Message, map(_current_fields.decode, raws))]\n",
+        since(schemas.CURRENT_VERSION),  # lists of current records only
         foreign=True,
+    ),
+    Mutation(
+        "upcast-drops-metadata",  # every older record with metadata, in every golden
+        "memfix/schemas/v1_6.py",
+        "        metadata=old.metadata,\n",
+        "        metadata={},\n",
+        ALL - {"1.0"} | FOREIGN,
     ),
 ]
 
@@ -411,7 +427,7 @@ def test_a_writer_that_pickles_fails_goldens_and_verify_naming_golden_key_and_ch
     vre = re.escape(v)
     # The shared timeline gets 5 turns per release: the current one's start after the others'.
     key = f"key 'session:timeline:messages' index {5 * (len(schemas.RELEASED) - 1)}"
-    change = f"record now starts b'\\x80\\x04' (pickle?) where the golden has b'\\x99\\xa3{v}'"
+    change = f"record now starts b'\\x80\\x04' (pickle?) where the golden has {USER_HEAD!r}"
     pytest_out, verify_out = outcome.pytest_output, outcome.verify_outputs["memfix"]
     assert re.search(
         rf"^FAILED tests/test_goldens.py::test_golden_is_written_unchanged\[{vre}-write-",

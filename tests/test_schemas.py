@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import pytest
@@ -52,15 +53,49 @@ def test_version_refuses_what_is_not_major_minor(bad: str) -> None:
 
 
 def test_current_constants_derive_from_the_newest_module() -> None:
-    """The fast path's header, role table and Message mapping follow the newest Record."""
-    raw = schemas.encode_message(Message("tool", "x", 1.0, name="f", tool_call_id="c"))
-    assert schemas._CURRENT_PREFIX is not None and raw.startswith(schemas._CURRENT_PREFIX)
-    tag = schemas.CURRENT_VERSION.encode()
-    assert b"\x99\xa3" + tag == schemas._CURRENT_PREFIX  # 9-element array, the tag first
+    """The fast path, the heads and the Message mapping follow the newest Record."""
+    assert schemas._FAST  # the newest Record is the model's own fields: one C call per record
+    heads = schemas._record_heads(schemas.RELEASED[schemas.CURRENT_VERSION].Record)
+    for role in ("system", "user", "assistant", "tool"):
+        raw = schemas.encode_message(Message(role, "x", 1.0, name="f", tool_call_id="c"))
+        assert raw.startswith(b"\x98" + msgspec.msgpack.encode(role))  # 8 fields, the role first
+        assert [h for h in heads if raw.startswith(h)] != []
+        assert schemas.detect_version(raw) == schemas.CURRENT_VERSION
     assert schemas.unmapped_fields() == []  # every Message field is stored
 
 
-def test_record_prefix_and_unmapped_fields_can_fail() -> None:
+def test_a_model_of_other_types_takes_the_generic_path() -> None:
+    """The fast path holds only while the Record reads exactly as the model: a Record
+    whose field types differ (here: content may be null) must not take it."""
+    current = schemas.RELEASED[schemas.CURRENT_VERSION].Record
+    assert schemas._reads_as_model(current)
+    looser = msgspec.defstruct(
+        "Looser",
+        [
+            (f.name, f.type if f.name != "content" else str | None)
+            for f in msgspec.structs.fields(current)
+        ],
+        array_like=True,
+    )
+    tagged = msgspec.defstruct(
+        "Tagged",
+        [(f.name, f.type) for f in msgspec.structs.fields(current)],
+        array_like=True,
+        tag="9.9",
+    )
+    assert not schemas._reads_as_model(looser) and not schemas._reads_as_model(tagged)
+
+
+def test_untagged_layouts_of_one_length_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An untagged record names no version, its length does: a second untagged release
+    with the same field count could not be told apart, so the registry refuses it."""
+    current = schemas.RELEASED[schemas.CURRENT_VERSION]
+    monkeypatch.setitem(schemas.RELEASED, "9.9", current)
+    with pytest.raises(ImportError, match="could not be told apart"):
+        schemas._untagged_layouts()
+
+
+def test_record_heads_and_unmapped_fields_can_fail() -> None:
     class Wide(msgspec.Struct, array_like=True, tag="2.10"):
         a: int
         b: int = 0
@@ -78,9 +113,8 @@ def test_record_prefix_and_unmapped_fields_can_fail() -> None:
         o: int = 0
         p: int = 0
 
-    prefix = schemas._record_prefix(Wide)
-    assert prefix == b"\xdc\x00\x10\xa42.10"  # 16 elements need the array16 header
-    assert msgspec.msgpack.encode(Wide(1)).startswith(prefix)
+    assert schemas._record_heads(Wide) == (b"\xdc\x00\x10\xa42.10",)  # array16 header
+    assert msgspec.msgpack.encode(Wide(1)).startswith(schemas._record_heads(Wide)[0])
 
     class Compact(msgspec.Struct, array_like=True, tag="2.0", omit_defaults=True):
         a: int = 0
@@ -88,7 +122,16 @@ def test_record_prefix_and_unmapped_fields_can_fail() -> None:
     class Json(msgspec.Struct, tag_field="v", tag="2.0"):
         a: int = 0
 
-    assert schemas._record_prefix(Compact) is None and schemas._record_prefix(Json) is None
+    class Untagged(msgspec.Struct, array_like=True):
+        kind: Literal["a", "bb"]
+        n: int = 0
+
+    class Open(msgspec.Struct, array_like=True):
+        kind: str
+
+    assert schemas._record_heads(Compact) == () and schemas._record_heads(Json) == ()
+    assert schemas._record_heads(Untagged) == (b"\x92\xa1a", b"\x92\xa2bb")
+    assert schemas._record_heads(Open) == ()  # any string first: no fixed head
     assert schemas.unmapped_fields(v1_3.Record) == []
     assert schemas.unmapped_fields(v1_2.Record) == ["name", "tool_calls", "tool_call_id"]
 

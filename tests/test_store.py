@@ -65,9 +65,16 @@ def test_round_trip_keeps_every_field(store: RedisMemoryStore) -> None:
     assert store.get_history("s1") == [m]
 
 
-def test_timestamps_are_kept_to_the_millisecond(store: RedisMemoryStore) -> None:
-    store.append_message("s", Message("user", "x", 1700000000.123456, id="a"))
-    assert store.get_history("s") == [Message("user", "x", 1700000000.123, id="a")]
+def test_timestamps_are_kept_exactly_and_to_the_millisecond_when_pinned(
+    store: RedisMemoryStore,
+) -> None:
+    """1.6 stores the model's float; a store pinned to 1.5 rounds it as 1.5's writer did."""
+    message = Message("user", "x", 1700000000.123456, id="a")
+    store.append_message("s", message)
+    assert store.get_history("s") == [message]
+    pinned = RedisMemoryStore(store._client, write_version="1.5")
+    pinned.append_message("t", message)
+    assert store.get_history("t") == [Message("user", "x", 1700000000.123, id="a")]
 
 
 def test_a_retried_append_is_stored_once(server: Server, store: RedisMemoryStore) -> None:

@@ -38,6 +38,10 @@ from tests.test_record_verify import REPO
 
 SET = load_config(REPO).choose("memfix")
 CURRENT = schemas.CURRENT_VERSION
+#: How the current version's record of a user's message starts (1.6: ``0x98 0xa4 "user"``).
+USER_HEAD = next(
+    h for h in schemas._record_heads(schemas.RELEASED[CURRENT].Record) if h.endswith(b"user")
+)
 PREVIOUS = list(schemas.RELEASED)[-2]
 
 
@@ -91,7 +95,7 @@ WRITER_CHANGES = {
         _pickle_writer,
         [
             "record now starts b'\\x80\\x04' (pickle?) where the golden has "
-            f"b'\\x99\\xa3{CURRENT}' (msgpack)",
+            f"{USER_HEAD!r} (msgpack)",
             "the current code cannot read what it just wrote: key 'session:timeline:messages' "
             "index ",
         ],

@@ -9,9 +9,10 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
   ``memfix schema new X.Y`` writes the next one (:mod:`memfix.release`).
 - This registry is *not* edited at a release: it discovers the modules, and
   derives from the newest one everything that depends on the current version
-  (``CURRENT_VERSION``, the one-call fast path's header bytes, the role table,
-  the newest ``Record`` <-> :class:`memfix.Message` mapping). It also knows how
-  to tell a stored record's version from its first bytes.
+  (``CURRENT_VERSION``, whether the one-call fast path applies, the newest
+  ``Record`` <-> :class:`memfix.Message` mapping). It also knows how to tell a
+  stored record's version from its first bytes (a tag, or from 1.6 on the
+  array's length).
 - Reading dispatches on the record's version and upcasts step by step to the
   current version, so a 1.0 record keeps loading in every later release.
 - Never pickle, never eval: records are JSON or msgpack decoded by msgspec
@@ -21,11 +22,13 @@ Design (the rules a release must follow are in ``docs/releasing.md``):
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 import re
 from collections.abc import Callable, Iterable, Sequence
+from itertools import starmap as _starmap
 from types import ModuleType
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import msgspec
 
@@ -76,9 +79,9 @@ RELEASED: dict[str, ModuleType] = _discover()
 #: The version this code writes: the newest module.
 CURRENT_VERSION = next(reversed(RELEASED))
 _chain = list(RELEASED)
-#: The newest module. Its ``Record`` maps to ``Message`` below; the nested
-#: ``Role`` (an int enum) and ``ToolCall`` types are looked up on it, so a
-#: version made by ``memfix schema new`` (which re-exports them) needs no edit here.
+#: The newest module. Its ``Record`` maps to ``Message`` below; its nested
+#: ``ToolCall`` type is looked up on it, so a version made by ``memfix schema
+#: new`` (which re-exports it) needs no edit here.
 _latest: Any = RELEASED[CURRENT_VERSION]
 #: For each version, the upcasts that take its records to the current version.
 _upcasts = {
@@ -95,8 +98,10 @@ def detect_version(raw: bytes) -> str | None:
     once per record of every list that is not all of the current version (the
     goldens, sessions written before an upgrade).
 
-    - a msgpack array whose first element is a short string (1.4 on): that
-      string is the version, e.g. ``0x99 0xa3 "1.4"``;
+    - a msgpack array whose first element is a short string: a version tag
+      (1.4, 1.5: ``0x99 0xa3 "1.4"``) is the version; any other string (1.6 on:
+      the role, ``0x98 0xa4 "user"``) is an untagged layout, told by the array's
+      length;
     - ``{"v":"X.Y",...``: a tagged JSON record (1.1-1.3; msgspec writes the tag first);
     - any other JSON object: 1.0 (the seed article's untagged format), unless
       it carries a ``"v"`` member elsewhere (a foreign writer), which a small
@@ -108,14 +113,33 @@ def detect_version(raw: bytes) -> str | None:
     return _detect_version(raw)
 
 
+#: What a version tag looks like (anything else first in an array is a field).
+_VERSION_TAG = re.compile(r"[0-9]+\.[0-9]+")
+
+
+def _array_head(raw: bytes) -> tuple[int, str] | None:
+    """A msgpack array's length and first element, when that is a short string."""
+    if not raw:
+        return None
+    if 0x90 <= raw[0] <= 0x9F:
+        length, at = raw[0] & 0x0F, 1
+    elif raw[0] == 0xDC and len(raw) >= 3:
+        length, at = int.from_bytes(raw[1:3], "big"), 3
+    else:
+        return None
+    if len(raw) > at and 0xA1 <= raw[at] <= 0xBF:
+        return length, raw[at + 1 : at + 1 + (raw[at] & 0x1F)].decode("ascii", "replace")
+    return None
+
+
 def _detect_version(raw: bytes) -> str | None:
     """:func:`detect_version` for any bytes (the lookup of known heads aside)."""
     first = raw[:1]
     if first and (0x90 <= first[0] <= 0x9F or first[0] == 0xDC):
-        at = 1 if first[0] != 0xDC else 3
-        if len(raw) > at and 0xA1 <= raw[at] <= 0xBF:
-            return raw[at + 1 : at + 1 + (raw[at] & 0x1F)].decode("ascii", "replace")
-        return None
+        array = _array_head(raw)
+        if array is None:
+            return None
+        return array[1] if _VERSION_TAG.fullmatch(array[1]) else _UNTAGGED.get(array)
     if raw.startswith(_JSON_TAG):
         end = raw.find(b'"', len(_JSON_TAG))
         return raw[len(_JSON_TAG) : end].decode("ascii", "replace") if end > 0 else None
@@ -189,7 +213,7 @@ def _to_messages(records: list[Any], raws: Sequence[bytes]) -> list[Message]:
     """The Messages of current Records decoded from ``raws``, in one pass; a record
     that does not map raises SchemaError with its index."""
     try:
-        return _fast_messages(records) if _FAST else [_to_message(r) for r in records]
+        return [_to_message(r) for r in records]
     except Exception as failure:  # name the culprit, record by record
         for i, raw in enumerate(raws):
             try:
@@ -206,14 +230,14 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
     never borrow bytes from its neighbour: msgspec refuses a record that ends
     early or has bytes left over. The common case (every record written by the
     current version) takes a fast path that decodes each record straight into
-    a tuple of its wire fields; the first record it cannot take sends the whole
+    Message's constructor arguments; the first record it cannot take sends the whole
     list down the record-by-record path (decode, upcast), which names the
     culprit; the Messages of that path are then built in one pass. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
     if _FAST:
         try:
-            return _messages_of(map(_current_fields.decode, raws))
+            return list(_starmap(Message, map(_current_fields.decode, raws)))
         except Exception:  # any refusal: the general path below decides
             pass
     records: list[Any] = []
@@ -236,69 +260,64 @@ def encode_message(message: Message) -> bytes:
     """The bytes the current version stores for ``message``.
 
     Raises ``ValueError`` for a message the current version cannot store, before
-    anything is written: an unknown role, nesting deeper than ``MAX_NESTING``, a
-    value msgspec cannot encode, or anything the reader would refuse (a
-    ``Message`` is not type-checked when built: content=123 encodes, but would
-    not read back). The last check decodes the record as ``get_history`` will.
+    anything is written: an unknown role, a timestamp that is not a finite
+    number, nesting deeper than ``MAX_NESTING``, a value msgspec cannot encode,
+    or anything the reader would refuse (a ``Message`` is not type-checked when
+    built: content=123 encodes, but would not read back). The last check decodes
+    the record as ``get_history`` will.
     """
+    fields: tuple[Any, ...] | None = None
+    plain = False
     if _INLINE and type(message) is Message:  # the common case, checked inline (hot path)
-        role, content, timestamp, metadata, id, name, calls, tool_call_id = _fields_of(message)
-        wire_role = _ROLE_VALUES.get(role) if type(role) is str else None
+        fields = _fields_of(message)
+        role, content, timestamp, metadata, id, name, calls, tool_call_id = fields
         if (
-            wire_role is None
-            or (type(calls) is list and calls)
+            type(role) is not str
+            or role not in _ROLE_SET
+            or type(timestamp) is not float
+            or timestamp - timestamp != 0.0  # inf or nan
+            or type(calls) is not list
+            or calls
             or (metadata and _too_deep(metadata, MAX_NESTING))
         ):
-            wire_role = _check_storable(message)  # the rarer shapes; raises naming the problem
-    else:  # a subclass (it may hold more fields), or no Message at all (refused here)
-        wire_role = _check_storable(message)
-        content, metadata, id = message.content, message.metadata, message.id
-        name, calls, tool_call_id = message.name, message.tool_calls, message.tool_call_id
-        try:  # a subclass may compute it, and fail like any other unstorable value
-            timestamp = message.timestamp
-        except _UNSTORABLE as exc:
-            raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
+            _check_storable(message)  # the rarer shapes; raises naming the problem
+            if type(calls) is list and calls:
+                fields = None  # tool calls are copied as plain ToolCalls below
+        # A Message is not type-checked when built: the common shapes are checked
+        # here, anything else is read back before it is written.
+        plain = (
+            type(content) is str
+            and (id is None or type(id) is str)
+            and (name is None or type(name) is str)
+            and (tool_call_id is None or type(tool_call_id) is str)
+            and type(timestamp) in (float, int)  # finite: checked above
+            and type(metadata) is dict
+            and (not metadata or _str_keys(metadata))
+            and type(calls) is list
+            and (not calls or _plain_calls(calls))
+        )
+    else:  # a subclass (it may hold more fields), another model, or no Message (refused)
+        _check_storable(message)
     try:
+        if fields is None:
+            fields = _record_fields(message)
         if _FAST:
-            # The current record's wire fields, the tag first: msgspec encodes this
-            # tuple to exactly the bytes of encode(_from_message(message)) (an
-            # array-like struct is an array of all its fields), without the struct.
-            encoded: bytes = _fields_encoder.encode(
-                (
-                    _CURRENT_TAG,
-                    id,
-                    wire_role,
-                    content,
-                    round(timestamp * 1000),
-                    metadata,
-                    name,
-                    [(c.id, c.name, c.arguments) for c in calls]
-                    if type(calls) is list and calls
-                    else calls,
-                    tool_call_id,
-                )
-            )
+            # Message's fields are the current Record's, in its order: msgspec encodes
+            # this tuple to exactly the bytes of encode(_from_message(message)).
+            encoded: bytes = _fields_encoder.encode(fields)
         else:
             encoded = _latest.encode(_from_message(message))
     except _UNSTORABLE as exc:
-        raise ValueError(f"message {id!r} cannot be stored: {exc}") from None
-    # A Message is not type-checked when built: the common shapes are checked here,
-    # anything else goes through the reader's own decoder before it is written.
-    if not (
-        type(content) is str
-        and (id is None or type(id) is str)
-        and (name is None or type(name) is str)
-        and (tool_call_id is None or type(tool_call_id) is str)
-        and type(metadata) is dict
-        and (not metadata or _str_keys(metadata))
-        and type(calls) is list
-        and (not calls or _plain_calls(calls))
-    ):
+        raise ValueError(
+            f"message {getattr(message, 'id', None)!r} cannot be stored: {exc}"
+        ) from None
+    if not plain:
         try:
             _read_back(encoded)
         except (msgspec.MsgspecError, ValueError) as exc:
             raise ValueError(
-                f"message {id!r} would not read back, so it is not stored: {exc}"
+                f"message {getattr(message, 'id', None)!r} would not read back, "
+                f"so it is not stored: {exc}"
             ) from None
     return encoded
 
@@ -307,19 +326,40 @@ def encode_message(message: Message) -> bytes:
 _fields_of = msgspec.structs.astuple
 
 
+def _record_fields(message: Message) -> tuple[Any, ...]:
+    """The current Record's fields, read from ``message`` by name (a subclass's
+    extra fields left out), its tool calls copied as plain ``ToolCall``\\ s."""
+    values = [getattr(message, f) for f in _SHARED]
+    if _CALLS is not None and type(values[_CALLS]) is list:
+        values[_CALLS] = [ToolCall(c.id, c.name, c.arguments) for c in values[_CALLS]]
+    return tuple(values)
+
+
 #: What encoding a message that is not what its annotations say can raise.
 _UNSTORABLE = (msgspec.EncodeError, OverflowError, ValueError, TypeError, KeyError, AttributeError)
 
 
-def _check_storable(message: Message) -> int:
+def _check_storable(message: Message) -> None:
     """The checks every write path runs before encoding (any version): a Message, a
-    known role, nesting a reader can decode. Returns the role's current wire value."""
+    known role, a finite timestamp, nesting a reader can decode."""
     if not isinstance(message, Message):
         raise TypeError(f"expected a memfix.Message, got {type(message).__name__}")
     role = message.role
-    wire_role: int | None = _ROLE_VALUES.get(role) if isinstance(role, str) else None
-    if wire_role is None:
+    if not (isinstance(role, str) and role in _ROLE_SET):
         raise ValueError(f"role {message.role!r} is not one of {', '.join(_ROLES)}")
+    try:  # a subclass may compute it, and fail like any other unstorable value
+        timestamp = message.timestamp
+    except _UNSTORABLE as exc:
+        raise ValueError(f"message {message.id!r} cannot be stored: {exc}") from None
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, (int, float))
+        or not math.isfinite(timestamp)
+    ):
+        raise ValueError(
+            f"message {message.id!r} cannot be stored: timestamp {timestamp!r} "
+            "is not a finite number of seconds"
+        )
     if message.metadata and _too_deep(message.metadata, MAX_NESTING):
         raise ValueError(
             f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
@@ -333,7 +373,6 @@ def _check_storable(message: Message) -> int:
                     f"tool call {getattr(call, 'id', '?')!r}: arguments nest deeper than "
                     f"{MAX_NESTING - 2} levels: they could not be read back"
                 )
-    return wire_role
 
 
 def _str_keys(mapping: dict[Any, Any]) -> bool:
@@ -381,24 +420,13 @@ def json_schema(version: str = CURRENT_VERSION) -> dict[str, object]:
 
 # -- current version <-> Message ---------------------------------------------
 #
-# Derived from the newest module, never edited at a release. The hand-written
-# mapping covers the fields whose wire form differs from the model (role as an
-# int enum, integer milliseconds, nested tool calls); any other field that the
-# newest Record and Message share by name (a release's new optional field) is
-# copied as is, so adding one needs no edit here.
-
-_MAPPED = frozenset(
-    {
-        *("role", "content", "timestamp", "ts_ms", "metadata"),
-        *("id", "name", "tool_calls", "tool_call_id"),
-    }
-)
-#: Fields the newest Record and Message share beyond the mapped ones.
-_SHARED: tuple[str, ...] = tuple(
-    f
-    for f in Message.__struct_fields__
-    if f in _latest.Record.__struct_fields__ and f not in _MAPPED
-)
+# Derived from the newest module, never edited at a release. From 1.6 the newest
+# Record is Message's own fields, in the model's order and types, so the mapping
+# copies fields by name (tool calls rebuilt as the model's ToolCall); a field only
+# one side declares is left out (the other side's default applies). A release that
+# changes a field's type or unit converts old records in its ``upcast``; one whose
+# Record stops matching the model runs on the generic path below until this is
+# extended (``_FAST`` is then off; tests/test_decoding.py holds both to one answer).
 
 
 def unmapped_fields(record: type[msgspec.Struct] | None = None) -> list[str]:
@@ -415,58 +443,144 @@ def unmapped_fields(record: type[msgspec.Struct] | None = None) -> list[str]:
     ]
 
 
-def _record_prefix(record: type[msgspec.Struct]) -> bytes | None:
-    """The leading bytes every msgpack encoding of ``record`` shares, or ``None``.
+def _record_heads(record: type[msgspec.Struct]) -> tuple[bytes, ...]:
+    """Leading bytes, one of which starts every msgpack encoding of ``record``.
 
-    An ``array_like`` struct with a string tag encodes as an array of
-    (1 + its field count) elements whose first is the tag; ``omit_defaults``
-    would make the length vary, so no fixed prefix then.
+    An ``array_like`` struct encodes as an array of all its fields (under
+    ``omit_defaults`` the length varies: no heads). Tagged, the tag comes first
+    (1.5: ``0x99 0xa3 "1.5"``); untagged, the first field does, and when that is
+    a Literal of strings each value makes a head (1.6: ``0x98 0xa4 "user"``, ...).
+    Empty when no fixed head exists.
     """
     info = msgspec.inspect.type_info(record)
     if not (
         isinstance(info, msgspec.inspect.StructType)
         and info.array_like
-        and isinstance(info.tag, str)
+        and info.fields
         and not record.__struct_config__.omit_defaults
     ):
-        return None
-    return _msgpack_array_header(len(info.fields) + 1) + msgspec.msgpack.encode(info.tag)
+        return ()
+    if info.tag is not None:
+        if not isinstance(info.tag, str):
+            return ()
+        return (_msgpack_array_header(len(info.fields) + 1) + msgspec.msgpack.encode(info.tag),)
+    first = info.fields[0].type
+    if not (
+        isinstance(first, msgspec.inspect.LiteralType)
+        and all(isinstance(v, str) for v in first.values)
+    ):
+        return ()
+    header = _msgpack_array_header(len(info.fields))
+    return tuple(header + msgspec.msgpack.encode(v) for v in first.values)
 
 
-#: Every current record starts with these bytes (for 1.4: ``0x99 0xa3 "1.4"``);
-#: ``None`` when the newest layout has no fixed prefix.
-_CURRENT_PREFIX = _record_prefix(_latest.Record)
-_CURRENT_TAG: str = _latest.Record.__struct_config__.tag
+def _untagged_layouts() -> dict[tuple[int, str], str]:
+    """(array length, first string) -> version, for the untagged layouts (1.6 on).
+
+    An untagged record does not name its version: its length does. Two untagged
+    layouts of one length could not be told apart, so a release that keeps the
+    field count must carry a tag again; the registry refuses to load otherwise.
+    """
+    layouts: dict[tuple[int, str], str] = {}
+    for version, module in RELEASED.items():
+        if module.Record.__struct_config__.tag is not None:
+            continue
+        for head in _record_heads(module.Record):
+            key = _array_head(head)
+            if key is None or _VERSION_TAG.fullmatch(key[1]):
+                continue
+            if key in layouts:
+                raise ImportError(
+                    f"schema {version}: an untagged array of {key[0]} fields, like "
+                    f"{layouts[key]}'s, so records could not be told apart: "
+                    "add a field at the end, or a tag"
+                )
+            layouts[key] = version
+    return layouts
+
+
+#: The untagged layouts ``_detect_version`` tells apart by length.
+_UNTAGGED = _untagged_layouts()
 #: How many leading bytes ``detect_version`` looks up first.
 _HEAD = 5
-#: The first ``_HEAD`` bytes of every record of a released msgpack layout with a
-#: fixed prefix (1.4 on), and the version ``_detect_version`` reads from them:
-#: one dict lookup on the hot path instead of parsing the header each time. Only
-#: heads the parser itself maps are listed, so both always agree.
+#: The first ``_HEAD`` bytes of records of the released tagged msgpack layouts
+#: (1.4, 1.5), and the version ``_detect_version`` reads from them: one dict
+#: lookup instead of parsing the header. Only heads the parser itself maps from
+#: those five bytes alone are listed, so both always agree.
 _KNOWN_HEADS: dict[bytes, str] = {
     head[:_HEAD]: version
     for version, module in RELEASED.items()
-    if (head := _record_prefix(module.Record)) is not None
-    and len(head) >= _HEAD
-    and _detect_version(head[:_HEAD]) == version
+    for head in _record_heads(module.Record)
+    if len(head) >= _HEAD and _detect_version(head[:_HEAD]) == version
 }
-_ROLE_NAMES = {role.value: role.name for role in _latest.Role}  # wire value -> Role literal
-_ROLE_VALUES = {name: value for value, name in _ROLE_NAMES.items()}  # Role literal -> wire
-#: The same as a tuple indexed by the wire value (the decoder admits only those values).
-_ROLE_BY_VALUE = tuple(_ROLE_NAMES.get(v, "") for v in range(max(_ROLE_NAMES) + 1))
+_ROLE_SET = frozenset(_ROLES)
 
-# -- the fast paths: the 1.4 wire layout as plain tuples ------------------------
+
+def _wire_shape(t: object) -> object:
+    """What decides how msgspec reads and writes a type (``msgspec.inspect``),
+    with each struct's class left out: two shapes that are equal read the same
+    bytes into the same values and write the same bytes."""
+    if isinstance(t, msgspec.inspect.StructType):
+        config = t.cls.__struct_config__
+        fields = tuple(
+            (
+                f.encode_name,
+                f.required,
+                _wire_shape(f.type),
+                None
+                if f.required
+                else f.default_factory()
+                if f.default is msgspec.NODEFAULT
+                else f.default,
+            )
+            for f in t.fields
+        )
+        return (
+            "struct",
+            t.tag_field,
+            t.tag,
+            t.array_like,
+            t.forbid_unknown_fields,
+            config.omit_defaults,
+            fields,
+        )
+    if isinstance(t, msgspec.inspect.Type):
+        return (type(t).__name__, *(_wire_shape(v) for v in msgspec.structs.astuple(t)))
+    if isinstance(t, tuple):
+        return tuple(_wire_shape(v) for v in t)
+    return t
+
+
+def _reads_as_model(record: type[msgspec.Struct]) -> bool:
+    """Whether ``record`` is Message's own fields, in order, as an untagged array of
+    the same types (1.6 on): then a record decodes straight into Message's
+    constructor arguments, and a Message encodes to a record as its field tuple."""
+    info = msgspec.inspect.type_info(record)
+    model = msgspec.inspect.type_info(Message)
+    return (
+        isinstance(info, msgspec.inspect.StructType)
+        and isinstance(model, msgspec.inspect.StructType)
+        and info.array_like
+        and info.tag is None
+        and not record.__struct_config__.omit_defaults
+        and record.__struct_fields__ == Message.__struct_fields__
+        and all(
+            _wire_shape(a.type) == _wire_shape(b.type)
+            for a, b in zip(info.fields, model.fields, strict=True)
+        )
+    )
+
+
+# -- the fast paths: the newest record is the model's field tuple ---------------
 #
-# get_history and append spend most of their own time building structs. For the
-# layout below (1.4's), records are decoded into, and encoded from, a plain tuple
-# of the wire fields, which msgspec reads and writes byte for byte as the Record.
-# A release that changes the layout (even by appending a field) runs on the
-# generic Record path until this is extended; tests/test_decoding.py checks both
-# paths agree on any bytes.
-_FAST_LAYOUT = ("id", "role", "content", "ts_ms", "metadata", "name", "tool_calls", "tool_call_id")
-_FAST = tuple(_latest.Record.__struct_fields__) == _FAST_LAYOUT and _CURRENT_PREFIX is not None
-#: encode_message unpacks a Message's fields in this order; a model that gains one
-#: (a release adding a field) takes the field-by-field path until this is extended.
+# get_history and append spend most of their own time building structs. When the
+# newest Record reads as the model (above), a record is decoded into a plain tuple
+# of Message's field types, in C, and handed to Message's constructor as its
+# positional arguments (``starmap``): no Python per field. A Message is written as
+# its field tuple, which msgspec encodes byte for byte as the Record.
+_FAST = _reads_as_model(_latest.Record)
+#: encode_message unpacks a Message's fields into these names; a model of another
+#: shape (a release adding a field) takes the field-by-field checks.
 _INLINE = _FAST and Message.__struct_fields__ == (
     *("role", "content", "timestamp", "metadata"),
     *("id", "name", "tool_calls", "tool_call_id"),
@@ -474,97 +588,41 @@ _INLINE = _FAST and Message.__struct_fields__ == (
 _fields_encoder = msgspec.msgpack.Encoder()
 _current_fields: Any = None
 if _FAST:
-    #: Decoding into this tuple accepts exactly what the Record's decoder accepts
-    #: (the role as its integer, no enum lookup), and skips building a Record.
-    _role_values: Any = Literal.__getitem__(tuple(_ROLE_NAMES))  # Literal[0, 1, 2, 3]
-    _tag_value: Any = Literal.__getitem__(_CURRENT_TAG)  # Literal["1.4"]
+    #: Accepts what the Record's decoder accepts when every field is present (the
+    #: same shapes, checked above) and yields the model's own types; a shorter
+    #: record is left to the general path, which gives the same answer.
     _current_fields = msgspec.msgpack.Decoder(
-        tuple[
-            _tag_value,
-            str | None,
-            _role_values,
-            str,
-            int,
-            dict[str, Any],
-            str | None,
-            list[_latest.ToolCall],
-            str | None,
-        ]
+        tuple.__class_getitem__(tuple(f.type for f in msgspec.structs.fields(Message)))
     )
 #: Decodes a current record the way get_history will (write-time read-back check).
 _read_back: Callable[[bytes], object] = _current_fields.decode if _FAST else _latest.decode
-
-
-def _messages_of(records: Iterable[tuple[Any, ...]]) -> list[Message]:
-    """The current ``Message`` of each fast-layout record's wire fields, in order.
-
-    Written as one comprehension (positional, in Message's field order, no call
-    per record) because it runs once per message read: this loop is most of
-    ``get_history``'s own cost.
-    """
-    roles = _ROLE_BY_VALUE
-    return [
-        Message(
-            roles[role],  # names are Role literals
-            content,
-            ts_ms / 1000,  # integer ms on the wire, float seconds in the model
-            metadata,
-            id,
-            name,
-            # an empty list is the one msgspec just decoded: no second allocation
-            [ToolCall(c.id, c.name, c.arguments) for c in tool_calls] if tool_calls else tool_calls,
-            tool_call_id,
-        )
-        for _tag, id, role, content, ts_ms, metadata, name, tool_calls, tool_call_id in records
-    ]
-
-
-def _fast_messages(records: list[Any]) -> list[Message]:
-    """The Messages of current Records, through the fast layout's one mapping."""
-    astuple = msgspec.structs.astuple
-    return _messages_of([(None, *astuple(r)) for r in records])
+#: Fields the newest Record and Message share by name: what the mapping copies.
+_SHARED: tuple[str, ...] = tuple(
+    f for f in Message.__struct_fields__ if f in _latest.Record.__struct_fields__
+)
+_ToolCallRecord = _latest.ToolCall
+#: Where ``_record_fields`` finds the tool calls (None: the Record has none).
+_CALLS = _SHARED.index("tool_calls") if "tool_calls" in _SHARED else None
 
 
 def _to_message(record: Any) -> Message:
-    """The current Message of a current Record (a decoded or upcast older record)."""
-    if _FAST:  # one home for the mapping of this layout: the loop get_history runs
-        return _messages_of([(None, *msgspec.structs.astuple(record))])[0]
-    message = Message(
-        _ROLE_NAMES[record.role],
-        record.content,
-        record.ts_ms / 1000,  # timestamp: integer ms on the wire, float seconds in the model
-        record.metadata,
-        record.id,
-        record.name,
-        [ToolCall(c.id, c.name, c.arguments) for c in record.tool_calls]
-        if record.tool_calls
-        else [],
-        record.tool_call_id,
-    )
-    if _SHARED:
-        message = msgspec.structs.replace(message, **{f: getattr(record, f) for f in _SHARED})
-    return message
-
-
-_Record, _RoleEnum, _ToolCallRecord = _latest.Record, _latest.Role, _latest.ToolCall
+    """The current Message of a current Record (decoded, or upcast from an older one)."""
+    if _FAST and not record.tool_calls:  # the Record's fields are Message's arguments
+        return Message(*_fields_of(record))
+    values = {f: getattr(record, f) for f in _SHARED}
+    if values.get("tool_calls"):
+        values["tool_calls"] = [ToolCall(c.id, c.name, c.arguments) for c in record.tool_calls]
+    return Message(**values)
 
 
 def _from_message(message: Message) -> Any:
-    record = _Record(
-        id=message.id,
-        role=_RoleEnum[message.role],
-        content=message.content,
-        ts_ms=round(message.timestamp * 1000),
-        metadata=message.metadata,
-        name=message.name,
-        tool_calls=[
+    """The current Record of ``message`` (the generic write path: pinned and subclasses)."""
+    values = {f: getattr(message, f) for f in _SHARED}
+    if values.get("tool_calls"):
+        values["tool_calls"] = [
             _ToolCallRecord(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
-        ],
-        tool_call_id=message.tool_call_id,
-    )
-    if _SHARED:
-        record = msgspec.structs.replace(record, **{f: getattr(message, f) for f in _SHARED})
-    return record
+        ]
+    return _latest.Record(**values)
 
 
 # -- older versions: what a previous release reads, and pinned writes ---------------

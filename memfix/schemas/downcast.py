@@ -5,8 +5,9 @@ version until every process reads the new one. Writing version N-1 from code
 whose model is N means downcasting each current Record step by step. Released
 modules are frozen and only know how to *up*cast, so the downcasts live here.
 
-Steps are written field by field only where the wire form changed (1.4 -> 1.3:
-role names and nested tool calls; 1.2 -> 1.1: seconds instead of milliseconds);
+Steps are written field by field only where the wire form changed (1.6 -> 1.5:
+role numbers, integer milliseconds and array-like tool calls; 1.4 -> 1.3: role
+names and nested tool calls; 1.2 -> 1.1: seconds instead of milliseconds);
 every other step copies the fields both Records share by name, which is all a
 ``memfix schema new`` release adding optional fields needs. Whatever a step
 drops or mangles is caught by :func:`lost_fields`, not trusted to the step.
@@ -19,11 +20,24 @@ from typing import Any
 
 import msgspec
 
-from memfix.schemas import RELEASED, v1_1, v1_2, v1_3, v1_4
+from memfix.schemas import RELEASED, v1_1, v1_2, v1_3, v1_4, v1_5, v1_6
 
 __all__ = ["downcaster", "lost_fields"]
 
 Step = Callable[[Any], Any]
+
+
+def _v1_6_to_v1_5(r: v1_6.Record) -> v1_5.Record:
+    return v1_5.Record(
+        id=r.id,
+        role=v1_5.Role[r.role],
+        content=r.content,
+        ts_ms=round(r.timestamp * 1000),  # 1.5 stores milliseconds, as 1.5's writer rounded
+        metadata=r.metadata,
+        name=r.name,
+        tool_calls=[v1_5.ToolCall(c.id, c.name, c.arguments) for c in r.tool_calls],
+        tool_call_id=r.tool_call_id,
+    )
 
 
 def _v1_4_to_v1_3(r: v1_4.Record) -> v1_3.Record:
@@ -46,7 +60,7 @@ def _v1_2_to_v1_1(r: v1_2.Record) -> v1_1.Record:
 
 
 #: Hand-written steps, keyed by the version they start from.
-_STEPS: dict[str, Step] = {"1.4": _v1_4_to_v1_3, "1.2": _v1_2_to_v1_1}
+_STEPS: dict[str, Step] = {"1.6": _v1_6_to_v1_5, "1.4": _v1_4_to_v1_3, "1.2": _v1_2_to_v1_1}
 
 
 def _by_name(target: type[msgspec.Struct]) -> Step:
@@ -81,9 +95,22 @@ def downcaster(source: str, target: str) -> Step:
 
 
 def lost_fields(original: msgspec.Struct, back: msgspec.Struct) -> list[str]:
-    """Fields where ``back`` (written old, read back and upcast) differs from ``original``."""
+    """Fields where ``back`` (written old, read back and upcast) differs from ``original``.
+
+    A timestamp is compared to the millisecond: every version before 1.6 stored
+    milliseconds (1.0 and 1.1 seconds, as floats), so its writer always rounded
+    to them; that is the old version's precision, not a field it lost.
+    """
     return [
         f
         for f in original.__struct_fields__
         if getattr(original, f) != getattr(back, f, msgspec.UNSET)
+        and not (f == "timestamp" and _same_millisecond(original.timestamp, back.timestamp))  # type: ignore[attr-defined]
     ]
+
+
+def _same_millisecond(a: object, b: object) -> bool:
+    try:
+        return round(a * 1000) == round(b * 1000)  # type: ignore[operator]
+    except (TypeError, ValueError, OverflowError):
+        return False

@@ -44,9 +44,10 @@ def decode_up_to(raw: bytes, version: str) -> Message:
     if version == schemas.CURRENT_VERSION:
         return schemas.decode_record(raw)
     data = msgspec.to_builtins(schemas.decode_as(raw, version))
-    if isinstance(data, list):  # an array-like record: its fields in order, the tag first
-        fields = schemas.RELEASED[version].Record.__struct_fields__
-        data = dict(zip(fields, data[1:], strict=True))
+    if isinstance(data, list):  # an array-like record: its fields in order (the tag first)
+        record = schemas.RELEASED[version].Record
+        tagged = record.__struct_config__.tag is not None
+        data = dict(zip(record.__struct_fields__, data[tagged:], strict=True))
     data.pop("v", None)
     if "ts_ms" in data:
         data["timestamp"] = data.pop("ts_ms") / 1000
