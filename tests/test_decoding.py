@@ -343,3 +343,20 @@ def test_a_subclass_whose_timestamp_fails_is_refused_like_any_unstorable_message
 
     with pytest.raises(ValueError, match="message 'a' cannot be stored: no clock"):
         schemas.encode_message(Computed("user", "hi", id="a"))
+
+
+def test_decoding_into_a_list_appends_or_leaves_it_as_it_was() -> None:
+    """get_history fills its History in place: a failure must not leave half a list."""
+    first = Message("user", "kept", 1.0)
+    good = [schemas.encode_message(Message("user", f"m{i}", float(i))) for i in range(3)]
+    into = [first]
+    assert schemas.decode_records(good, into) is into
+    assert [m.content for m in into] == ["kept", "m0", "m1", "m2"]
+    into = [first]
+    with pytest.raises(SchemaError) as info:
+        schemas.decode_records([*good, b"garbage"], into)
+    assert info.value.index == 3 and into == [first]
+    old = b'{"role":"user","content":"old","timestamp":1.0}'  # the general path appends too
+    assert [m.content for m in schemas.decode_records([old, *good], [first])] == [
+        *("kept", "old", "m0", "m1", "m2")
+    ]

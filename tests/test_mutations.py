@@ -119,8 +119,8 @@ MUTATIONS = [
     Mutation(
         "reverse-the-list-order",
         "memfix/store/redis_store.py",
-        "decode_records(key, raws, negative_index=start < 0)",
-        "decode_records(key, raws[::-1], negative_index=start < 0)",
+        "decode_records(key, raws, negative_index=start < 0, into=history)",
+        "decode_records(key, raws[::-1], negative_index=start < 0, into=history)",
         ALL | FOREIGN,
         foreign=True,
     ),
@@ -237,9 +237,9 @@ MUTATIONS = [
     Mutation(
         "reader-drops-metadata",  # decodes fine: today's verify cannot see it
         "memfix/schemas/__init__.py",
-        "            return list(_starmap(Message, map(_current_fields.decode, raws)))\n",
-        "            return [msgspec.structs.replace(m, metadata={}) for m in "
-        "_starmap(Message, map(_current_fields.decode, raws))]\n",
+        "            out.extend(_starmap(Message, map(_current_fields.decode, raws)))\n",
+        "            out.extend(msgspec.structs.replace(m, metadata={}) for m in "
+        "_starmap(Message, map(_current_fields.decode, raws)))\n",
         since(schemas.CURRENT_VERSION),  # lists of current records only
         foreign=True,
     ),

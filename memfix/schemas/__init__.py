@@ -223,8 +223,9 @@ def _to_messages(records: list[Any], raws: Sequence[bytes]) -> list[Message]:
         raise failure  # not any one record's fault (e.g. MemoryError): as it was raised
 
 
-def decode_records(raws: Sequence[bytes]) -> list[Message]:
-    """Decode a list's records, any mix of versions, in order.
+def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> list[Message]:
+    """Decode a list's records, any mix of versions, in order (appended to
+    ``into`` when given, which is returned; a failure appends nothing).
 
     Each record is decoded on its own, so a truncated or corrupt record can
     never borrow bytes from its neighbour: msgspec refuses a record that ends
@@ -235,11 +236,14 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
     culprit; the Messages of that path are then built in one pass. A failure
     raises :class:`SchemaError` with ``index`` set to the record's position.
     """
+    out: list[Message] = [] if into is None else into
     if _FAST:
+        mark = len(out)
         try:
-            return list(_starmap(Message, map(_current_fields.decode, raws)))
+            out.extend(_starmap(Message, map(_current_fields.decode, raws)))
+            return out
         except Exception:  # any refusal: the general path below decides
-            pass
+            del out[mark:]
     records: list[Any] = []
     for i, raw in enumerate(raws):
         try:
@@ -247,7 +251,8 @@ def decode_records(raws: Sequence[bytes]) -> list[Message]:
         except SchemaError as exc:
             _to_messages(records, raws[:i])  # an earlier record that does not map comes first
             raise exc.located(exc.key, i) from None
-    return _to_messages(records, raws)
+    out.extend(_to_messages(records, raws))
+    return out
 
 
 def _msgpack_array_header(n: int) -> bytes:
