@@ -70,13 +70,17 @@ def module_source(version: str, previous: ModuleType) -> str:
     decoder = getattr(previous, "_decoder", None)
     codec = "msgpack" if isinstance(decoder, msgspec.msgpack.Decoder) else "json"
     prev_mod = previous.__name__.rsplit(".", 1)[1]
-    nested = sorted(
-        name
-        for name, obj in vars(previous).items()
-        if inspect.isclass(obj)
-        and not name.startswith("_")
-        and name != "Record"
-        and obj.__module__.startswith(f"{schemas.__name__}.v")
+    own = {"VERSION", "Record", "decode", "encode", "upcast"}
+    nested = sorted(  # the nested types (and aliases such as 1.6's Role) it exports
+        {n for n in getattr(previous, "__all__", ()) if n not in own}
+        | {
+            name
+            for name, obj in vars(previous).items()
+            if inspect.isclass(obj)
+            and not name.startswith("_")
+            and name != "Record"
+            and obj.__module__.startswith(f"{schemas.__name__}.v")
+        }
     )
     exports = ", ".join(f'"{n}"' for n in ["VERSION", "Record", *nested])
     imports = f"from memfix.schemas.{prev_mod} import {', '.join(nested)}\n" if nested else ""

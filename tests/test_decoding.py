@@ -8,7 +8,11 @@ per-record answer, and the first record that does not decode alone is named.
 
 from __future__ import annotations
 
+import dataclasses
+import decimal
+import fractions
 import gc
+from typing import Any
 
 import msgspec
 import pytest
@@ -210,8 +214,95 @@ def test_a_bad_tool_call_next_to_good_fields_is_refused() -> None:
     bad = ToolCall(7, "f", {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="would not read back"):
         schemas.encode_message(Message("assistant", "", 1.0, tool_calls=[bad]))
-    assert not schemas._plain_calls([bad])
-    assert schemas._plain_calls([ToolCall("i", "f")])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Key:
+    """A hashable key msgspec writes as a map, which no reader can use as a key."""
+
+    x: int
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"a": {_Key(1): 1}},
+        {"a": msgspec.msgpack.Ext(-1, b"xx")},
+        {"a": [msgspec.Raw(b"\xc1")]},
+    ],
+    ids=["dataclass-key", "bad-timestamp-ext", "raw-reserved-byte"],
+)
+def test_metadata_that_would_not_read_back_at_any_depth_is_refused(
+    metadata: dict[str, object],
+) -> None:
+    """Metadata is read back before it is written, whatever its depth: a nested value
+    msgspec writes but cannot read would make the whole session unreadable."""
+    with pytest.raises(ValueError, match=r"would not read back|cannot be stored"):
+        schemas.encode_message(Message("user", "x", 1.0, metadata=metadata))
+    with pytest.raises(ValueError, match=r"would not read back|cannot be stored"):
+        schemas.encode_message(
+            Message("assistant", "", 1.0, tool_calls=[ToolCall("i", "f", metadata)])
+        )
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [10**400, float("nan"), -float("inf"), "1.0", None, True, decimal.Decimal("1.5")],
+    ids=["int-past-float", "nan", "-inf", "str", "none", "bool", "decimal"],
+)
+def test_a_timestamp_that_is_not_a_finite_real_is_refused_with_a_value_error(
+    timestamp: object,
+) -> None:
+    message = Message("user", "x", timestamp, id="i")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot be stored"):
+        schemas.encode_message(message)
+    with pytest.raises(ValueError, match="cannot be stored"):
+        schemas.message_encoder(list(schemas.RELEASED)[-2])(message)
+
+
+class _Real(float):
+    """A float subclass, as numpy's float64 is."""
+
+
+def test_a_real_timestamp_of_any_type_is_stored_as_the_float_it_is() -> None:
+    as_float = schemas.encode_message(Message("user", "x", 5.0, id="i"))
+    for timestamp in (5, _Real(5.0), fractions.Fraction(5)):
+        assert schemas.encode_message(Message("user", "x", timestamp, id="i")) == as_float  # type: ignore[arg-type]
+    (read,) = schemas.decode_records([as_float])
+    assert type(read.timestamp) is float
+
+
+def test_tool_calls_in_a_tuple_or_of_a_subclass_are_stored_as_plain_tool_calls() -> None:
+    class Tracked(ToolCall, frozen=True):
+        secret: str = "s"
+
+    plain = Message("assistant", "x", 1.0, id="i", tool_calls=[ToolCall("1", "f", {"q": 1})])
+    expected = schemas.encode_message(plain)
+    for calls in ((ToolCall("1", "f", {"q": 1}),), [Tracked("1", "f", {"q": 1}, "zz")]):
+        message = Message("assistant", "x", 1.0, id="i", tool_calls=calls)  # type: ignore[arg-type]
+        assert schemas.encode_message(message) == expected
+        assert b"secret" not in schemas.message_encoder("1.5")(message)
+    with pytest.raises(ValueError, match="cannot be stored"):
+        schemas.encode_message(Message("assistant", "x", 1.0, tool_calls=({"id": "1"},)))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "recode",
+    [
+        lambda raw: b"\xdd\x00\x00\x00\x08" + raw[1:],  # array32 header
+        lambda raw: b"\x98\xd9\x04user" + raw[6:],  # the role as a str8
+    ],
+    ids=["array32", "str8-role"],
+)
+def test_other_writers_headers_read_alike_alone_and_in_any_list(recode: Any) -> None:
+    """msgspec reads any msgpack header; so must version detection, or a record would
+    read in one list and not in another."""
+    raw = schemas.encode_message(Message("user", "hi", 1.5, id="a"))
+    odd = recode(raw)
+    assert schemas.detect_version(odd) == schemas.CURRENT_VERSION
+    old = b'{"role":"user","content":"old","timestamp":1.0}'
+    alone = schemas.decode_record(odd)
+    assert schemas.decode_records([odd]) == schemas.decode_records([old, odd])[1:] == [alone]
 
 
 _JSON_TYPES = (str, int, float, bool, type(None), list, dict)
@@ -360,3 +451,57 @@ def test_decoding_into_a_list_appends_or_leaves_it_as_it_was() -> None:
     assert [m.content for m in schemas.decode_records([old, *good], [first])] == [
         *("kept", "old", "m0", "m1", "m2")
     ]
+
+
+def _pinned(version: str) -> st.SearchStrategy[bytes]:
+    return messages.map(lambda m: schemas.message_encoder(version, lossless=False)(m))
+
+
+#: Records of the layouts with a shortcut: the current one, 1.5 and 1.4.
+shortcut_layouts = messages.map(schemas.encode_message) | _pinned("1.5") | _pinned("1.4")
+layouts = records | _pinned("1.5") | _pinned("1.4")
+
+
+@st.composite
+def damaged_records(draw: st.DrawFn) -> bytes:
+    raw = draw(layouts)
+    at = draw(st.integers(0, max(len(raw) - 1, 0)))
+    op = draw(st.sampled_from(["keep", "flip", "truncate", "extend"]))
+    if op == "flip" and raw:
+        return raw[:at] + bytes([draw(st.integers(0, 255))]) + raw[at + 1 :]
+    if op == "truncate":
+        return raw[:at]
+    if op == "extend":
+        return raw + draw(st.binary(min_size=1, max_size=4))
+    return raw
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_records())
+def test_a_shortcut_answers_as_the_decode_upcast_chain_or_declines(raw: bytes) -> None:
+    """The one-step readers (current and 1.4/1.5 layouts) never accept what the chain
+    refuses, nor answer otherwise; when they decline, the chain decides."""
+    read = schemas._SHORTCUTS.get(raw[:2])
+    if read is None:
+        return
+    try:
+        fast = read(raw)
+    except Exception:
+        return
+    assert fast == schemas._read_any(raw)
+    assert type(fast.timestamp) is float and all(type(c) is ToolCall for c in fast.tool_calls)
+
+
+@settings(max_examples=200, deadline=None)
+@given(shortcut_layouts)
+def test_every_layout_with_a_shortcut_takes_it(raw: bytes) -> None:
+    """Not vacuous: valid 1.4, 1.5 and current records are read in one step."""
+    assert schemas._SHORTCUTS[raw[:2]](raw) == schemas._read_any(raw)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(layouts, min_size=1, max_size=6))
+def test_a_mixed_list_reads_as_its_records_do(raws: list[bytes]) -> None:
+    """The whole-list readers stop at the first record of another layout; the records
+    read before it are kept and the rest are read one by one."""
+    assert schemas.decode_records(raws) == [schemas._read_any(r) for r in raws]

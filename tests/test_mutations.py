@@ -168,10 +168,10 @@ MUTATIONS = [
     # -- what the goldens alone cannot see (issue 13) --------------------------------
     Mutation(
         "writer-pickles-messages",  # the seed incident: readers unchanged
-        "memfix/schemas/__init__.py",
-        "            encoded: bytes = _fields_encoder.encode(fields)\n",
-        '            encoded: bytes = __import__("pickle").dumps(msgspec.to_builtins(message)) or '
-        "_fields_encoder.encode(fields)\n",
+        "memfix/store/redis_store.py",  # the store's encoder, read-back check and all
+        "        encode = schemas.message_encoder(write_version)\n",
+        '        encode = lambda m: __import__("pickle").dumps('
+        '__import__("msgspec").to_builtins(m), protocol=4)\n',
         frozenset(),
         writeside=True,
         foreign=True,
@@ -237,8 +237,8 @@ MUTATIONS = [
     Mutation(
         "reader-drops-metadata",  # decodes fine: today's verify cannot see it
         "memfix/schemas/__init__.py",
-        "            out.extend(_starmap(Message, map(_current_fields.decode, raws)))\n",
-        "            out.extend(msgspec.structs.replace(m, metadata={}) for m in "
+        "    return _starmap(Message, map(_current_fields.decode, raws))\n",
+        "    return (msgspec.structs.replace(m, metadata={}) for m in "
         "_starmap(Message, map(_current_fields.decode, raws)))\n",
         since(schemas.CURRENT_VERSION),  # lists of current records only
         foreign=True,

@@ -95,6 +95,34 @@ def test_untagged_layouts_of_one_length_are_refused(monkeypatch: pytest.MonkeyPa
         schemas._untagged_layouts()
 
 
+@pytest.mark.parametrize(
+    "first",
+    [str, Literal["user", "1.9"]],
+    ids=["any-string", "a-version-like-value"],
+)
+def test_an_untagged_layout_its_records_could_not_be_detected_by_is_refused(
+    monkeypatch: pytest.MonkeyPatch, first: object
+) -> None:
+    record = msgspec.defstruct("Record", [("role", first), ("n", int)], array_like=True)
+    module = type(schemas)("fake")
+    module.Record = record  # type: ignore[attr-defined]
+    monkeypatch.setitem(schemas.RELEASED, "9.9", module)
+    with pytest.raises(ImportError, match="records could not be detected"):
+        schemas._untagged_layouts()
+
+
+def test_a_pinned_write_forgives_only_the_precision_the_old_version_has() -> None:
+    """1.2-1.5 store milliseconds, so their writers round; a version that stores the
+    float must get it back exactly, or the field is lost."""
+    from memfix.schemas.downcast import lost_fields
+
+    current = schemas.RELEASED[schemas.CURRENT_VERSION].Record
+    a, b = current("user", "x", 1.0001), current("user", "x", 1.0)
+    assert lost_fields(a, b) == ["timestamp"]
+    assert lost_fields(a, b, milliseconds=True) == []
+    assert lost_fields(a, current("user", "x", 1.002), milliseconds=True) == ["timestamp"]
+
+
 def test_record_heads_and_unmapped_fields_can_fail() -> None:
     class Wide(msgspec.Struct, array_like=True, tag="2.10"):
         a: int

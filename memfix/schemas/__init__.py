@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import importlib
 import math
+import numbers
 import pkgutil
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import starmap as _starmap
 from types import ModuleType
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message, Role, ToolCall
+from memfix.schemas import v1_4
 
 __all__ = [
     "CURRENT_VERSION",
@@ -125,17 +127,31 @@ def _array_head(raw: bytes) -> tuple[int, str] | None:
         length, at = raw[0] & 0x0F, 1
     elif raw[0] == 0xDC and len(raw) >= 3:
         length, at = int.from_bytes(raw[1:3], "big"), 3
+    elif raw[0] == 0xDD and len(raw) >= 5:
+        length, at = int.from_bytes(raw[1:5], "big"), 5
     else:
         return None
-    if len(raw) > at and 0xA1 <= raw[at] <= 0xBF:
-        return length, raw[at + 1 : at + 1 + (raw[at] & 0x1F)].decode("ascii", "replace")
-    return None
+    if len(raw) <= at:
+        return None
+    kind = raw[at]  # any string header msgspec reads (another writer may use str8)
+    if 0xA1 <= kind <= 0xBF:
+        size, at = kind & 0x1F, at + 1
+    elif kind in _STR_SIZES and len(raw) >= at + 1 + _STR_SIZES[kind]:
+        width = _STR_SIZES[kind]
+        size, at = int.from_bytes(raw[at + 1 : at + 1 + width], "big"), at + 1 + width
+    else:
+        return None
+    return length, raw[at : at + size].decode("ascii", "replace")
+
+
+#: msgpack's str8/16/32 headers and the width of their length.
+_STR_SIZES = {0xD9: 1, 0xDA: 2, 0xDB: 4}
 
 
 def _detect_version(raw: bytes) -> str | None:
     """:func:`detect_version` for any bytes (the lookup of known heads aside)."""
     first = raw[:1]
-    if first and (0x90 <= first[0] <= 0x9F or first[0] == 0xDC):
+    if first and (0x90 <= first[0] <= 0x9F or first[0] in (0xDC, 0xDD)):
         array = _array_head(raw)
         if array is None:
             return None
@@ -169,6 +185,17 @@ def decode_record(raw: bytes) -> Message:
 
     Raises :class:`SchemaError` (without key context; the store adds it).
     """
+    read = _SHORTCUTS.get(raw[:2])
+    if read is not None:
+        try:
+            return read(raw)
+        except Exception:  # any refusal: the chain names the problem
+            pass
+    return _read_any(raw)
+
+
+def _read_any(raw: bytes) -> Message:
+    """A record of any released version: decoded with its own module, upcast, mapped."""
     record = _current_record(raw)
     try:
         return _to_message(record)
@@ -209,20 +236,6 @@ def _upcast_failed(exc: Exception, raw: bytes, version: str | None) -> SchemaErr
     )
 
 
-def _to_messages(records: list[Any], raws: Sequence[bytes]) -> list[Message]:
-    """The Messages of current Records decoded from ``raws``, in one pass; a record
-    that does not map raises SchemaError with its index."""
-    try:
-        return [_to_message(r) for r in records]
-    except Exception as failure:  # name the culprit, record by record
-        for i, raw in enumerate(raws):
-            try:
-                decode_record(raw)
-            except SchemaError as exc:
-                raise exc.located(exc.key, i) from None
-        raise failure  # not any one record's fault (e.g. MemoryError): as it was raised
-
-
 def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> list[Message]:
     """Decode a list's records, any mix of versions, in order (appended to
     ``into`` when given, which is returned; a failure appends nothing).
@@ -231,27 +244,35 @@ def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> 
     never borrow bytes from its neighbour: msgspec refuses a record that ends
     early or has bytes left over. The common case (every record written by the
     current version) takes a fast path that decodes each record straight into
-    Message's constructor arguments; the first record it cannot take sends the whole
-    list down the record-by-record path (decode, upcast), which names the
-    culprit; the Messages of that path are then built in one pass. A failure
-    raises :class:`SchemaError` with ``index`` set to the record's position.
+    Message's constructor arguments; the first record it cannot take sends the
+    whole list record by record (:func:`decode_record`: the current and the
+    1.4/1.5 layouts in one step each, any other version decoded and upcast),
+    where the first record that fails raises :class:`SchemaError` with ``index``
+    set to its position. A list of 1.4/1.5 records (any session written before
+    1.6) takes a fast path of its own.
     """
     out: list[Message] = [] if into is None else into
-    if _FAST:
-        mark = len(out)
-        try:
-            out.extend(_starmap(Message, map(_current_fields.decode, raws)))
+    mark = len(out)
+    start = 0
+    whole = _WHOLE_LIST.get(raws[0][:2]) if raws else None
+    if whole is not None:
+        try:  # appends as it goes: stops at the first record its layout cannot take
+            out.extend(whole(raws))
             return out
-        except Exception:  # any refusal: the general path below decides
-            del out[mark:]
-    records: list[Any] = []
-    for i, raw in enumerate(raws):
+        except Exception:
+            start = len(out) - mark  # the records before it are read
+    shortcuts = _SHORTCUTS
+    for i in range(start, len(raws)):
+        raw = raws[i]
+        read = shortcuts.get(raw[:2])
         try:
-            records.append(_current_record(raw))
-        except SchemaError as exc:
-            _to_messages(records, raws[:i])  # an earlier record that does not map comes first
-            raise exc.located(exc.key, i) from None
-    out.extend(_to_messages(records, raws))
+            out.append(read(raw) if read is not None else _read_any(raw))
+        except Exception:
+            try:  # the chain answers as the shortcut would, or names the problem
+                out.append(_read_any(raw))
+            except SchemaError as exc:
+                del out[mark:]
+                raise exc.located(exc.key, i) from None
     return out
 
 
@@ -286,20 +307,18 @@ def encode_message(message: Message) -> bytes:
             or (metadata and _too_deep(metadata, MAX_NESTING))
         ):
             _check_storable(message)  # the rarer shapes; raises naming the problem
-            if type(calls) is list and calls:
-                fields = None  # tool calls are copied as plain ToolCalls below
-        # A Message is not type-checked when built: the common shapes are checked
-        # here, anything else is read back before it is written.
+            fields = None  # read by name below: tool calls copied, the time a float
+        # A Message is not type-checked when built: a message of plain scalars is
+        # checked here; anything else (metadata, tool calls: values of any type,
+        # at any depth) is read back before it is written.
         plain = (
-            type(content) is str
+            fields is not None
+            and type(content) is str
             and (id is None or type(id) is str)
             and (name is None or type(name) is str)
             and (tool_call_id is None or type(tool_call_id) is str)
-            and type(timestamp) in (float, int)  # finite: checked above
             and type(metadata) is dict
-            and (not metadata or _str_keys(metadata))
-            and type(calls) is list
-            and (not calls or _plain_calls(calls))
+            and not metadata
         )
     else:  # a subclass (it may hold more fields), another model, or no Message (refused)
         _check_storable(message)
@@ -335,8 +354,10 @@ def _record_fields(message: Message) -> tuple[Any, ...]:
     """The current Record's fields, read from ``message`` by name (a subclass's
     extra fields left out), its tool calls copied as plain ``ToolCall``\\ s."""
     values = [getattr(message, f) for f in _SHARED]
-    if _CALLS is not None and type(values[_CALLS]) is list:
+    if _CALLS is not None and isinstance(values[_CALLS], (list, tuple)):
         values[_CALLS] = [ToolCall(c.id, c.name, c.arguments) for c in values[_CALLS]]
+    if _TIME is not None:  # checked a real number: stored as the model's float
+        values[_TIME] = float(values[_TIME])
     return tuple(values)
 
 
@@ -356,11 +377,15 @@ def _check_storable(message: Message) -> None:
         timestamp = message.timestamp
     except _UNSTORABLE as exc:
         raise ValueError(f"message {message.id!r} cannot be stored: {exc}") from None
-    if (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, (int, float))
-        or not math.isfinite(timestamp)
-    ):
+    try:  # any real number (numpy's too), stored as a float
+        finite = (
+            isinstance(timestamp, numbers.Real)
+            and not isinstance(timestamp, bool)
+            and math.isfinite(float(timestamp))
+        )
+    except (OverflowError, TypeError, ValueError):  # an int past float's range
+        finite = False
+    if not finite:
         raise ValueError(
             f"message {message.id!r} cannot be stored: timestamp {timestamp!r} "
             "is not a finite number of seconds"
@@ -378,21 +403,6 @@ def _check_storable(message: Message) -> None:
                     f"tool call {getattr(call, 'id', '?')!r}: arguments nest deeper than "
                     f"{MAX_NESTING - 2} levels: they could not be read back"
                 )
-
-
-def _str_keys(mapping: dict[Any, Any]) -> bool:
-    return all(isinstance(k, str) for k in mapping)
-
-
-def _plain_calls(calls: list[ToolCall]) -> bool:
-    return all(
-        isinstance(c, ToolCall)
-        and isinstance(c.id, str)
-        and isinstance(c.name, str)
-        and type(c.arguments) is dict
-        and _str_keys(c.arguments)
-        for c in calls
-    )
 
 
 #: How deep metadata (and tool-call arguments) may nest, in containers. Decoders
@@ -488,12 +498,17 @@ def _untagged_layouts() -> dict[tuple[int, str], str]:
     """
     layouts: dict[tuple[int, str], str] = {}
     for version, module in RELEASED.items():
-        if module.Record.__struct_config__.tag is not None:
+        config = module.Record.__struct_config__
+        if config.tag is not None or not config.array_like:
             continue
-        for head in _record_heads(module.Record):
-            key = _array_head(head)
-            if key is None or _VERSION_TAG.fullmatch(key[1]):
-                continue
+        keys = [_array_head(head) for head in _record_heads(module.Record)]
+        if not keys or any(k is None or _VERSION_TAG.fullmatch(k[1]) for k in keys):
+            raise ImportError(
+                f"schema {version}: an untagged array's first field must be a Literal of "
+                "strings that do not look like versions, or its records could not be detected"
+            )
+        for key in keys:
+            assert key is not None
             if key in layouts:
                 raise ImportError(
                     f"schema {version}: an untagged array of {key[0]} fields, like "
@@ -608,6 +623,8 @@ _SHARED: tuple[str, ...] = tuple(
 _ToolCallRecord = _latest.ToolCall
 #: Where ``_record_fields`` finds the tool calls (None: the Record has none).
 _CALLS = _SHARED.index("tool_calls") if "tool_calls" in _SHARED else None
+#: Where ``_record_fields`` finds the timestamp (None: the Record has none).
+_TIME = _SHARED.index("timestamp") if "timestamp" in _SHARED else None
 
 
 def _to_message(record: Any) -> Message:
@@ -627,7 +644,93 @@ def _from_message(message: Message) -> Any:
         values["tool_calls"] = [
             _ToolCallRecord(id=c.id, name=c.name, arguments=c.arguments) for c in message.tool_calls
         ]
+    if "timestamp" in values:  # checked a real number: stored as the model's float
+        values["timestamp"] = float(values["timestamp"])
     return _latest.Record(**values)
+
+
+# -- shortcuts: one step per record for the layouts sessions hold most -----------
+#
+# Every session written before an upgrade holds the previous layout, and a mixed
+# list until it turns over. Two layouts skip the decode-upcast-map chain: the
+# current one (its fields are Message's arguments) and 1.4/1.5's (the msgpack
+# layout every session held before 1.6), whose wire fields map to Message in one
+# Python step. decode_records reads a list with its first record's list reader
+# until a record of another layout, then record by record. Each shortcut answers
+# exactly as the chain does or raises, and then the chain decides (and names the
+# problem); tests/test_decoding.py holds them to that on any bytes. A model that
+# is not 1.6's eight fields turns the 1.4/1.5 shortcut off.
+
+
+def _current_list(raws: Sequence[bytes]) -> Iterator[Message]:
+    return _starmap(Message, map(_current_fields.decode, raws))
+
+
+def _read_current(raw: bytes) -> Message:
+    return Message(*_current_fields.decode(raw))
+
+
+#: 1.4's role numbers -> the Role literals (1.5 keeps 1.4's enum).
+_V1_4_ROLES: dict[int, Role] = {role.value: role.name for role in v1_4.Role}  # type: ignore[misc]
+_v1_4_fields = msgspec.msgpack.Decoder(
+    tuple[  # type: ignore[misc]
+        Literal["1.4", "1.5"],
+        str | None,
+        Literal.__getitem__(tuple(r.value for r in v1_4.Role)),
+        str,
+        int,
+        dict[str, Any],
+        str | None,
+        list[v1_4.ToolCall],
+        str | None,
+    ]
+)
+
+
+def _v1_4_list(raws: Sequence[bytes]) -> Iterator[Message]:
+    """The Messages of 1.4/1.5 records: the chain (1.6's upcast, then the mapping),
+    in one step per record."""
+    roles = _V1_4_ROLES
+    return (
+        Message(
+            roles[role],
+            content,
+            ts_ms / 1000,  # integer milliseconds on the 1.4/1.5 wire, float seconds in the model
+            metadata,
+            id,
+            name,
+            [ToolCall(c.id, c.name, c.arguments) for c in calls] if calls else calls,
+            tool_call_id,
+        )
+        for _tag, id, role, content, ts_ms, metadata, name, calls, tool_call_id in map(
+            _v1_4_fields.decode, raws
+        )
+    )
+
+
+def _read_v1_4(raw: bytes) -> Message:
+    return next(_v1_4_list((raw,)))
+
+
+def _shortcuts() -> tuple[
+    dict[bytes, Callable[[Sequence[bytes]], Iterator[Message]]],
+    dict[bytes, Callable[[bytes], Message]],
+]:
+    """List and record readers by a record's first two bytes (array and string headers)."""
+    lists: dict[bytes, Callable[[Sequence[bytes]], Iterator[Message]]] = {}
+    records: dict[bytes, Callable[[bytes], Message]] = {}
+    if _INLINE and set(_V1_4_ROLES.values()) <= set(_ROLES) and {"1.4", "1.5"} <= set(RELEASED):
+        for version in ("1.4", "1.5"):
+            for head in _record_heads(RELEASED[version].Record):
+                lists[head[:2]], records[head[:2]] = _v1_4_list, _read_v1_4
+    if _FAST:
+        for head in _record_heads(_latest.Record):
+            lists[head[:2]], records[head[:2]] = _current_list, _read_current
+    return lists, records
+
+
+#: The shortcut readers of whole lists and of one record, by a record's first two bytes.
+_WHOLE_LIST, _SHORTCUTS = _shortcuts()
 
 
 # -- older versions: what a previous release reads, and pinned writes ---------------
@@ -705,7 +808,9 @@ def message_encoder(
             record = module.decode(encoded)
             for later in back:
                 record = RELEASED[later].upcast(record)
-            lost = lost_fields(current, record)
+            lost = lost_fields(
+                current, record, milliseconds="ts_ms" in module.Record.__struct_fields__
+            )
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             lost = [str(exc)]
         if lost:

@@ -94,18 +94,24 @@ def downcaster(source: str, target: str) -> Step:
     return down
 
 
-def lost_fields(original: msgspec.Struct, back: msgspec.Struct) -> list[str]:
+def lost_fields(
+    original: msgspec.Struct, back: msgspec.Struct, *, milliseconds: bool = False
+) -> list[str]:
     """Fields where ``back`` (written old, read back and upcast) differs from ``original``.
 
-    A timestamp is compared to the millisecond: every version before 1.6 stored
-    milliseconds (1.0 and 1.1 seconds, as floats), so its writer always rounded
-    to them; that is the old version's precision, not a field it lost.
+    ``milliseconds``: the old version stores time in integer milliseconds (1.2-1.5),
+    so its writer always rounded to them and a reader of it has no more: a timestamp
+    is then compared to the millisecond. Any other difference is a lost field.
     """
     return [
         f
         for f in original.__struct_fields__
         if getattr(original, f) != getattr(back, f, msgspec.UNSET)
-        and not (f == "timestamp" and _same_millisecond(original.timestamp, back.timestamp))  # type: ignore[attr-defined]
+        and not (
+            milliseconds
+            and f == "timestamp"
+            and _same_millisecond(getattr(original, f), getattr(back, f, None))
+        )
     ]
 
 
