@@ -32,23 +32,13 @@ BATCH = 10
 MINIMAL = "minimal script (encode + EVALSHA)"
 PRE_ENCODED = "minimal script, pre-encoded"
 RAW = "raw RPUSH (pre-encoded)"
-_ROLES = {"system": 0, "user": 1, "assistant": 2, "tool": 3}
 
 
 def hand_encode(m: Message) -> bytes:
-    """What a hand-written store writes: the current wire fields, one msgspec call, no checks."""
+    """What a hand-written store writes: the current record (from 1.6 the model's own
+    fields, in its order), one msgspec call, no checks."""
     return _encoder.encode(
-        (
-            schemas.CURRENT_VERSION,
-            m.id,
-            _ROLES[m.role],
-            m.content,
-            round(m.timestamp * 1000),
-            m.metadata,
-            m.name,
-            [],
-            m.tool_call_id,
-        )
+        (m.role, m.content, m.timestamp, m.metadata, m.id, m.name, [], m.tool_call_id)
     )
 
 

@@ -297,31 +297,27 @@ def encode_message(message: Message) -> bytes:
     if _INLINE and type(message) is Message:  # the common case, checked inline (hot path)
         fields = _fields_of(message)
         role, content, timestamp, metadata, id, name, calls, tool_call_id = fields
-        if (
-            type(role) is not str
-            or role not in _ROLE_SET
-            or type(timestamp) is not float
-            or timestamp - timestamp != 0.0  # inf or nan
-            or type(calls) is not list
-            or calls
-            or (metadata and _too_deep(metadata, MAX_NESTING))
-        ):
-            _check_storable(message)  # the rarer shapes; raises naming the problem
-            fields = None  # read by name below: tool calls copied, the time a float
-        # A Message is not type-checked when built: a message of plain scalars is
-        # checked here; anything else (metadata, tool calls: values of any type,
-        # at any depth) is read back before it is written.
+        # A Message is not type-checked when built. A message of plain fields (no
+        # metadata, no tool calls) is checked here and written as its field tuple;
+        # any other is checked field by field and read back before it is written
+        # (values of any type, at any depth, in metadata and tool-call arguments).
         plain = (
-            fields is not None
+            type(role) is str
+            and role in _ROLE_SET
             and type(content) is str
-            and (id is None or type(id) is str)
-            and (name is None or type(name) is str)
-            and (tool_call_id is None or type(tool_call_id) is str)
+            and type(timestamp) is float
+            and timestamp - timestamp == 0.0  # finite
             and type(metadata) is dict
             and not metadata
+            and (id is None or type(id) is str)
+            and (name is None or type(name) is str)
+            and type(calls) is list
+            and not calls
+            and (tool_call_id is None or type(tool_call_id) is str)
         )
-    else:  # a subclass (it may hold more fields), another model, or no Message (refused)
-        _check_storable(message)
+    if not plain:  # also a subclass (it may hold more fields), or no Message (refused)
+        _check_storable(message)  # raises naming the problem
+        fields = None  # read by name below: tool calls copied, the time a float
     try:
         if fields is None:
             fields = _record_fields(message)
