@@ -505,3 +505,49 @@ def test_a_mixed_list_reads_as_its_records_do(raws: list[bytes]) -> None:
     """The whole-list readers stop at the first record of another layout; the records
     read before it are kept and the rest are read one by one."""
     assert schemas.decode_records(raws) == [schemas._read_any(r) for r in raws]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.5"])
+def test_a_pinned_write_rounds_the_time_to_the_millisecond_as_that_release_did(
+    version: str,
+) -> None:
+    """Every way down from 1.6 passes a version that stores milliseconds: writing 1.0
+    or 1.1 rounds as 1.2-1.5 did (their writers did too), and is not refused."""
+    raw = schemas.message_encoder(version)(Message("user", "x", 1700000000.123456, id=None))
+    assert schemas.decode_record(raw).timestamp == 1700000000.123
+
+
+@dataclasses.dataclass
+class _Box:
+    """A container ``_too_deep`` does not walk: depth hidden from the input check."""
+
+    inner: object
+
+
+def _boxed(depth: int) -> object:
+    value: object = {}
+    for _ in range(depth):
+        value = _Box(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Message("assistant", "", 1.0, tool_calls=(ToolCall("i", "f", _nested(500)),)),  # type: ignore[arg-type]
+        Message("user", "x", 1.0, metadata={"a": _boxed(300)}),
+        Message("user", "x", 1.0, metadata={"a": _boxed(5000)}),
+    ],
+    ids=["tuple-of-calls-too-deep", "depth-inside-dataclasses", "deeper-than-the-stack"],
+)
+def test_nesting_a_reader_cannot_decode_is_refused_however_it_is_built(message: Message) -> None:
+    with pytest.raises(ValueError, match=r"nest|cannot be stored|would not read back"):
+        schemas.encode_message(message)
+
+
+def test_decoding_into_a_list_appends_nothing_whatever_the_failure() -> None:
+    old = b'{"role":"user","content":"old","timestamp":1.0}'
+    into: list[Message] = []
+    with pytest.raises(TypeError):
+        schemas.decode_records([old, "not bytes"], into)  # type: ignore[list-item]
+    assert into == []

@@ -262,17 +262,20 @@ def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> 
         except Exception:
             start = len(out) - mark  # the records before it are read
     shortcuts = _SHORTCUTS
-    for i in range(start, len(raws)):
-        raw = raws[i]
-        read = shortcuts.get(raw[:2])
-        try:
-            out.append(read(raw) if read is not None else _read_any(raw))
-        except Exception:
-            try:  # the chain answers as the shortcut would, or names the problem
-                out.append(_read_any(raw))
-            except SchemaError as exc:
-                del out[mark:]
-                raise exc.located(exc.key, i) from None
+    try:
+        for i in range(start, len(raws)):
+            raw = raws[i]
+            read = shortcuts.get(raw[:2])
+            try:
+                out.append(read(raw) if read is not None else _read_any(raw))
+            except Exception:
+                try:  # the chain answers as the shortcut would, or names the problem
+                    out.append(_read_any(raw))
+                except SchemaError as exc:
+                    raise exc.located(exc.key, i) from None
+    except BaseException:  # whatever failed, nothing of this list stays appended
+        del out[mark:]
+        raise
     return out
 
 
@@ -327,19 +330,27 @@ def encode_message(message: Message) -> bytes:
             encoded: bytes = _fields_encoder.encode(fields)
         else:
             encoded = _latest.encode(_from_message(message))
-    except _UNSTORABLE as exc:
+    except (*_UNSTORABLE, RecursionError) as exc:
         raise ValueError(
             f"message {getattr(message, 'id', None)!r} cannot be stored: {exc}"
         ) from None
     if not plain:
         try:
-            _read_back(encoded)
-        except (msgspec.MsgspecError, ValueError) as exc:
+            back = _read_back(encoded)
+        except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
             raise ValueError(
                 f"message {getattr(message, 'id', None)!r} would not read back, "
                 f"so it is not stored: {exc}"
             ) from None
+        _check_depth(*_decoded_parts(back))
     return encoded
+
+
+def _decoded_parts(back: Any) -> tuple[object, object]:
+    """The metadata and tool calls of a record the read-back check decoded."""
+    if _FAST:  # a tuple of Message's fields
+        return back[_SHARED.index("metadata")], back[_CALLS] if _CALLS is not None else None
+    return getattr(back, "metadata", None), getattr(back, "tool_calls", None)
 
 
 #: A Message's fields in declaration order, in one C call.
@@ -386,12 +397,20 @@ def _check_storable(message: Message) -> None:
             f"message {message.id!r} cannot be stored: timestamp {timestamp!r} "
             "is not a finite number of seconds"
         )
-    if message.metadata and _too_deep(message.metadata, MAX_NESTING):
+    _check_depth(message.metadata, message.tool_calls)
+
+
+def _check_depth(metadata: object, calls: object) -> None:
+    """Refuse metadata or tool-call arguments nested deeper than a reader can decode.
+
+    Run on the message (its containers) and again on what the record decodes to
+    (dicts and lists only): nesting hidden in other containers shows there.
+    """
+    if metadata and _too_deep(metadata, MAX_NESTING):
         raise ValueError(
             f"metadata nests deeper than {MAX_NESTING} levels: it could not be read back"
         )
-    calls = message.tool_calls
-    if type(calls) is list:
+    if isinstance(calls, (list, tuple)):
         for call in calls:
             arguments = getattr(call, "arguments", None)
             if arguments and _too_deep(arguments, MAX_NESTING - 2):
@@ -784,6 +803,11 @@ def message_encoder(
 
     down = downcaster(CURRENT_VERSION, version)
     module = RELEASED[version]
+    # The way down passes every version between: one that stores milliseconds
+    # (1.2-1.5) rounds the time, as its own writer did, for every version below it.
+    rounds_to_ms = any(
+        "ts_ms" in RELEASED[v].Record.__struct_fields__ for v in _chain[_chain.index(version) :]
+    )
     back = _chain[_chain.index(version) + 1 :]
 
     def encode(message: Message) -> bytes:
@@ -804,9 +828,7 @@ def message_encoder(
             record = module.decode(encoded)
             for later in back:
                 record = RELEASED[later].upcast(record)
-            lost = lost_fields(
-                current, record, milliseconds="ts_ms" in module.Record.__struct_fields__
-            )
+            lost = lost_fields(current, record, milliseconds=rounds_to_ms)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             lost = [str(exc)]
         if lost:

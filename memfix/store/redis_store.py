@@ -112,8 +112,8 @@ class RedisMemoryStore(MemoryStore):
     ``write_version`` pins the schema version written (default: the current
     one); reads always accept every released version. A message the pinned
     version cannot hold losslessly raises ``ValueError`` before any write (pinned
-    to 1.2-1.5, a timestamp is rounded to the millisecond, as those versions
-    stored it).
+    to a version before 1.6, a timestamp is rounded to the millisecond, as those
+    releases stored it).
     """
 
     def __init__(
