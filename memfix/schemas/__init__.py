@@ -261,18 +261,12 @@ def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> 
             return out
         except Exception:
             start = len(out) - mark  # the records before it are read
-    shortcuts = _SHORTCUTS
     try:
         for i in range(start, len(raws)):
-            raw = raws[i]
-            read = shortcuts.get(raw[:2])
             try:
-                out.append(read(raw) if read is not None else _read_any(raw))
-            except Exception:
-                try:  # the chain answers as the shortcut would, or names the problem
-                    out.append(_read_any(raw))
-                except SchemaError as exc:
-                    raise exc.located(exc.key, i) from None
+                out.append(decode_record(raws[i]))
+            except SchemaError as exc:
+                raise exc.located(exc.key, i) from None
     except BaseException:  # whatever failed, nothing of this list stays appended
         del out[mark:]
         raise
@@ -349,7 +343,10 @@ def encode_message(message: Message) -> bytes:
 def _decoded_parts(back: Any) -> tuple[object, object]:
     """The metadata and tool calls of a record the read-back check decoded."""
     if _FAST:  # a tuple of Message's fields
-        return back[_SHARED.index("metadata")], back[_CALLS] if _CALLS is not None else None
+        return (
+            back[_META] if _META is not None else None,
+            back[_CALLS] if _CALLS is not None else None,
+        )
     return getattr(back, "metadata", None), getattr(back, "tool_calls", None)
 
 
@@ -638,6 +635,8 @@ _SHARED: tuple[str, ...] = tuple(
 _ToolCallRecord = _latest.ToolCall
 #: Where ``_record_fields`` finds the tool calls (None: the Record has none).
 _CALLS = _SHARED.index("tool_calls") if "tool_calls" in _SHARED else None
+#: Where a tuple of the Record's fields holds the metadata (the read-back check).
+_META = _SHARED.index("metadata") if "metadata" in _SHARED else None
 #: Where ``_record_fields`` finds the timestamp (None: the Record has none).
 _TIME = _SHARED.index("timestamp") if "timestamp" in _SHARED else None
 
