@@ -160,10 +160,14 @@ def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) ->
         (Message("user", "x", 1.0, tool_calls=None), "would not read back"),  # type: ignore[arg-type]
         (Message("user", "x", 1.0, tool_calls=""), "would not read back"),  # type: ignore[arg-type]
         (Message("user", "x", 1.0, tool_calls="ab"), "would not read back"),  # type: ignore[arg-type]
+        # Plain fields (the inline path): msgspec cannot write a lone surrogate as UTF-8.
+        (Message("user", "a\ud800", 1.0, id="s"), "message 's' cannot be stored: 'utf-8'"),
+        (Message(["user"], "x", 1.0), "role \\['user'\\] is not one of"),  # type: ignore[arg-type]
     ],
     ids=[
         *("int-content", "int-key", "inf-timestamp", "object", "int-2**70", "int-id"),
         *("none-tool-calls", "empty-str-tool-calls", "str-tool-calls"),
+        *("lone-surrogate", "unhashable-role"),
     ],
 )
 def test_a_message_that_would_not_read_back_is_refused(message: Message, text: str) -> None:

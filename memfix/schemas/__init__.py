@@ -289,55 +289,63 @@ def encode_message(message: Message) -> bytes:
     built: content=123 encodes, but would not read back). The last check decodes
     the record as ``get_history`` will.
     """
-    fields: tuple[Any, ...] | None = None
-    plain = False
     if _INLINE and type(message) is Message:  # the common case, checked inline (hot path)
+        # A Message is not type-checked when built. One of plain fields (no metadata,
+        # no tool calls) is checked here and written as its field tuple, which is the
+        # current record (_FAST); any other takes the checks of _encode_checked.
         fields = _fields_of(message)
         role, content, timestamp, metadata, id, name, calls, tool_call_id = fields
-        # A Message is not type-checked when built. A message of plain fields (no
-        # metadata, no tool calls) is checked here and written as its field tuple;
-        # any other is checked field by field and read back before it is written
-        # (values of any type, at any depth, in metadata and tool-call arguments).
-        plain = (
-            type(role) is str
-            and role in _ROLE_SET
-            and type(content) is str
-            and type(timestamp) is float
-            and timestamp - timestamp == 0.0  # finite
-            and type(metadata) is dict
-            and not metadata
-            and (id is None or type(id) is str)
-            and (name is None or type(name) is str)
-            and type(calls) is list
-            and not calls
-            and (tool_call_id is None or type(tool_call_id) is str)
-        )
-    if not plain:  # also a subclass (it may hold more fields), or no Message (refused)
-        _check_storable(message)  # raises naming the problem
-        fields = None  # read by name below: tool calls copied, the time a float
+        try:
+            plain = (
+                role in _ROLE_SET  # any role not one of these strings is refused below
+                and type(content) is str
+                and type(timestamp) is float
+                and timestamp - timestamp == 0.0  # finite
+                and type(metadata) is dict
+                and not metadata
+                and (id is None or type(id) is str)
+                and (name is None or type(name) is str)
+                and type(calls) is list
+                and not calls
+                and (tool_call_id is None or type(tool_call_id) is str)
+            )
+        except Exception:  # an unhashable (or worse) role: _check_storable names it
+            plain = False
+        if plain:
+            try:
+                return _fields_encoder.encode(fields)
+            except _UNSTORABLE as exc:  # a lone surrogate in the content
+                raise _unstorable(message, exc) from None
+    return _encode_checked(message)
+
+
+def _encode_checked(message: Message) -> bytes:
+    """``encode_message`` of any message: checked field by field, then read back
+    as ``get_history`` will before it is written (values of any type, at any depth,
+    in metadata and tool-call arguments; a subclass, which may hold more fields)."""
+    _check_storable(message)  # raises naming the problem
     try:
-        if fields is None:
-            fields = _record_fields(message)
         if _FAST:
             # Message's fields are the current Record's, in its order: msgspec encodes
             # this tuple to exactly the bytes of encode(_from_message(message)).
-            encoded: bytes = _fields_encoder.encode(fields)
+            encoded: bytes = _fields_encoder.encode(_record_fields(message))
         else:
             encoded = _latest.encode(_from_message(message))
     except (*_UNSTORABLE, RecursionError) as exc:
+        raise _unstorable(message, exc) from None
+    try:
+        back = _read_back(encoded)
+    except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
         raise ValueError(
-            f"message {getattr(message, 'id', None)!r} cannot be stored: {exc}"
+            f"message {getattr(message, 'id', None)!r} would not read back, "
+            f"so it is not stored: {exc}"
         ) from None
-    if not plain:
-        try:
-            back = _read_back(encoded)
-        except (msgspec.MsgspecError, ValueError, RecursionError) as exc:
-            raise ValueError(
-                f"message {getattr(message, 'id', None)!r} would not read back, "
-                f"so it is not stored: {exc}"
-            ) from None
-        _check_depth(*_decoded_parts(back))
+    _check_depth(*_decoded_parts(back))
     return encoded
+
+
+def _unstorable(message: Message, exc: BaseException) -> ValueError:
+    return ValueError(f"message {getattr(message, 'id', None)!r} cannot be stored: {exc}")
 
 
 def _decoded_parts(back: Any) -> tuple[object, object]:
