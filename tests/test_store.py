@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from enum import Enum
 
 import pytest
 import redis
@@ -24,6 +25,7 @@ from redis.crc import key_slot
 
 from memfix import CompactionConflict, Message, RedisMemoryStore, SchemaError, schemas
 from memfix.servers import Server, ServerSpec, discover
+from memfix.store.keys import KeyLayout, RecentKeys
 from tests.article_store import ArticleMessage, ArticleRedisMemoryStore
 
 SPECS = discover(docker=False)
@@ -168,6 +170,45 @@ def test_get_histories_names_the_key_and_index_of_a_bad_record(
     assert (info.value.key, info.value.index) == ("session:bad:messages", 1)
     with pytest.raises(TypeError, match="session id must be a str"):
         store.get_histories(["good", 7])  # type: ignore[list-item]
+
+
+# -- session ids and their keys ------------------------------------------------
+
+
+def test_a_session_id_that_is_no_str_is_refused_before_any_write(
+    server: Server, store: RedisMemoryStore
+) -> None:
+    for bad in (7, b"s", ["s"], None):
+        for write in (store.append_message, lambda sid, m: store.append_messages(sid, [m])):
+            with pytest.raises(TypeError, match="session id must be a str"):
+                write(bad, Message("user", "x", 1.0))  # type: ignore[arg-type]
+    assert server.client.dbsize() == 0
+
+
+class Tier(str, Enum):
+    A = "A"  # its name is its value: the member hashes and compares as "A"
+
+
+def test_a_str_subclass_id_gets_the_layouts_key_not_a_remembered_one(
+    server: Server, store: RedisMemoryStore
+) -> None:
+    """The store remembers the keys of recent plain-str ids; a str subclass equal to
+    one of them may format otherwise (an Enum member prints as ``Tier.A``)."""
+    store.append_message("A", Message("user", "plain", 1.0))
+    store.append_message(Tier.A, Message("user", "member", 2.0))
+    store.append_messages(Tier.A, [Message("user", "member again", 3.0)])
+    plain, member = store.keys.messages("A"), store.keys.messages(Tier.A)
+    assert plain != member
+    assert server.client.llen(plain) == 1
+    assert server.client.llen(member) == 2
+
+
+def test_remembered_keys_are_bounded_and_always_the_layouts() -> None:
+    layout = KeyLayout(prefix="p", suffix="q")
+    recent = RecentKeys(layout, size=3)
+    ids = [f"s{i}" for i in range(10)] * 2
+    assert [recent[sid] for sid in ids] == [layout.messages(sid) for sid in ids]
+    assert 0 < len(recent) <= 3
 
 
 # -- content edge cases -------------------------------------------------------

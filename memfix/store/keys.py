@@ -7,7 +7,7 @@ which the goldens catch.
 
 from __future__ import annotations
 
-__all__ = ["KeyLayout"]
+__all__ = ["KeyLayout", "RecentKeys"]
 
 
 class KeyLayout:
@@ -18,7 +18,12 @@ class KeyLayout:
         self._tail = f":{suffix}"
 
     def messages(self, session_id: str) -> str:
-        """The list key holding the session's records."""
+        """The list key holding the session's records.
+
+        A function of the session id alone: stores remember its answers
+        (:class:`RecentKeys`), so a subclass that overrides it must not depend on
+        anything else.
+        """
         if type(session_id) is not str and not isinstance(session_id, str):
             raise TypeError(f"session id must be a str, got {session_id!r}")
         return f"{self._head}{session_id}{self._tail}"
@@ -54,6 +59,30 @@ class KeyLayout:
                 "cannot be kept in one cluster slot with its companion keys"
             )
         return f"{{{key}}}:{name}"
+
+
+class RecentKeys(dict[str, str]):
+    """``layout.messages(session_id)`` of the sessions used lately, by subscript.
+
+    The append path needs the key on every call, and building it costs the
+    client more than anything memfix does per append but checking the message
+    (a method call and an f-string, ~1.3k instructions; a hit here ~0.5k). At
+    most ``size`` ids are kept; then it starts over. Only a plain ``str`` may be
+    looked up: a str subclass equal to a remembered id may format otherwise (an
+    ``Enum`` member prints its name), so callers send it to ``layout.messages``.
+    """
+
+    def __init__(self, layout: KeyLayout, size: int = 4096) -> None:
+        super().__init__()
+        self.layout = layout
+        self.size = size
+
+    def __missing__(self, session_id: str) -> str:
+        key = self.layout.messages(session_id)
+        if len(self) >= self.size:
+            self.clear()
+        self[session_id] = key
+        return key
 
 
 def _hash_tag(key: str) -> str:

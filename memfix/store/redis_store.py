@@ -22,7 +22,7 @@ from memfix.errors import CompactionConflict, SchemaError
 from memfix.model import Message
 from memfix.store import _lua
 from memfix.store.base import MemoryStore
-from memfix.store.keys import KeyLayout
+from memfix.store.keys import KeyLayout, RecentKeys
 
 __all__ = [
     "BLIND_ATTEMPTS",
@@ -49,6 +49,9 @@ _MAX_INT64 = 2**63 - 1
 #: PEXPIRE adds the TTL to the server's clock in a signed 64-bit millisecond count.
 _MAX_TTL_MS = 2**62
 BLIND_ATTEMPTS = 5
+#: EVALSHA's key count, as bytes: redis-py's pure-Python packer (the default without
+#: hiredis) encodes each int or str argument in Python, ~150 ns apiece per call.
+_NUMKEYS = b"1"
 #: How many sessions ``get_histories`` reads per pipeline (bounds the commands of one
 #: round trip; with ``limit=None`` a reply still holds those sessions' whole lists).
 HISTORIES_PER_ROUND_TRIP = 200
@@ -140,9 +143,10 @@ class RedisMemoryStore(MemoryStore):
             self._owns_client = False
         self._ttl_ms, self._max_messages, self._encode = opts.ttl_ms, opts.max_messages, opts.encode
         self._ttl_arg = opts.ttl_arg
-        self.keys = keys or KeyLayout()
+        self._keys = keys or KeyLayout()
+        self._recent = RecentKeys(self._keys)
         self._append = self._client.register_script(opts.append_script)
-        self._append_sha = self._append.sha
+        self._append_sha = self._append.sha.encode()  # pre-encoded: see _NUMKEYS
         self._append_flagged = self._client.register_script(opts.flagged_append_script)
         self._compact = self._client.register_script(_lua.COMPACT)
         # A pipeline only queues: let redis-py's Script load the script at execute().
@@ -153,10 +157,18 @@ class RedisMemoryStore(MemoryStore):
         """The underlying redis-py client."""
         return self._client
 
+    @property
+    def keys(self) -> KeyLayout:
+        """Where sessions live in the keyspace (fixed for the store's life: the
+        keys of recent sessions are remembered)."""
+        return self._keys
+
     def append_message(self, session_id: str, msg: Message) -> None:
         # append_args() and _run(), inlined: this is the hottest write path.
         record = self._encode(msg)  # first: it type-checks the message
-        key = self.keys.messages(session_id)
+        key = (  # remembered for a plain str (not for a subclass or a non-str: RecentKeys)
+            self._recent[session_id] if type(session_id) is str else self._keys.messages(session_id)
+        )
         if msg.id is None:  # never deduplicated: the variant that flags each record
             self._run(self._append_flagged, key, [self._ttl_arg, b"0", record])
             return
@@ -165,19 +177,23 @@ class RedisMemoryStore(MemoryStore):
             return
         try:
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, record
+                "EVALSHA", self._append_sha, _NUMKEYS, key, self._ttl_arg, record
             )
         except NoScriptError:
             self._client.script_load(self._append.script)
             self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", self._append_sha, 1, key, self._ttl_arg, record
+                "EVALSHA", self._append_sha, _NUMKEYS, key, self._ttl_arg, record
             )
 
     def append_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         batch = list(msgs)
         if batch:
             flagged, args = append_args(self._ttl_arg, batch, self._encode)
-            key = self.keys.messages(session_id)
+            key = (  # as in append_message
+                self._recent[session_id]
+                if type(session_id) is str
+                else self._keys.messages(session_id)
+            )
             self._run(self._append_flagged if flagged else self._append, key, args)
 
     def _run(self, script: Script, key: str, args: list[bytes]) -> Any:
@@ -192,16 +208,16 @@ class RedisMemoryStore(MemoryStore):
             return script(keys=[key], args=args, client=self._client)
         try:
             return self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", script.sha, 1, key, *args
+                "EVALSHA", script.sha, _NUMKEYS, key, *args
             )
         except NoScriptError:
             self._client.script_load(script.script)
             return self._client.execute_command(  # type: ignore[no-untyped-call]
-                "EVALSHA", script.sha, 1, key, *args
+                "EVALSHA", script.sha, _NUMKEYS, key, *args
             )
 
     def get_history(self, session_id: str, limit: int | None = 100) -> History:
-        key = self.keys.messages(session_id)  # a bad id is refused whatever the limit
+        key = self._keys.messages(session_id)  # a bad id is refused whatever the limit
         start = history_start(limit)
         if start is None:
             return History([], [], whole=False)
@@ -231,20 +247,20 @@ class RedisMemoryStore(MemoryStore):
         return out
 
     def count(self, session_id: str) -> int:
-        return int(self._client.llen(self.keys.messages(session_id)))
+        return int(self._client.llen(self._keys.messages(session_id)))
 
     def sessions(self) -> list[str]:
         found: set[str] = set()
-        for key in self._client.scan_iter(match=self.keys.pattern, count=1000, _type="list"):
-            session = self.keys.session_of(key.decode("utf-8", "surrogateescape"))
+        for key in self._client.scan_iter(match=self._keys.pattern, count=1000, _type="list"):
+            session = self._keys.session_of(key.decode("utf-8", "surrogateescape"))
             if session is not None:
                 found.add(session)
         return sorted(found)
 
     def delete_session(self, session_id: str) -> bool:
-        key = self.keys.messages(session_id)
+        key = self._keys.messages(session_id)
         try:  # the id set memfix kept before deduplicating in the list itself
-            legacy = [self.keys.companion(session_id, "ids")]
+            legacy = [self._keys.companion(session_id, "ids")]
         except ValueError:  # a session id no cluster slot could share with a companion
             legacy = []
         return bool(self._client.unlink(key, *legacy))
@@ -283,7 +299,7 @@ class RedisMemoryStore(MemoryStore):
     def _compact_seen(
         self, session_id: str, keep_last: int, summary: Message, seen: Sequence[Message] | int
     ) -> int:
-        key = self.keys.messages(session_id)
+        key = self._keys.messages(session_id)
         count, args = compact_request(
             keep_last, seen, summary, self._ttl_ms, self._max_messages, self._encode
         )
@@ -382,7 +398,7 @@ def append_args(
     Every message is encoded (and so validated) before anything is sent.
     """
     records = [encode(m) for m in msgs]  # first: it type-checks each message
-    if all(m.id is not None for m in msgs):
+    if None not in [m.id for m in msgs]:  # (a list and a C scan: no generator per message)
         return False, [ttl_arg, *records]
     return True, [ttl_arg, bytes(48 if m.id is None else 49 for m in msgs), *records]
 
