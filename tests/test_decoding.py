@@ -12,7 +12,8 @@ import dataclasses
 import decimal
 import fractions
 import gc
-from typing import Any
+import json
+from typing import Any, get_args, get_type_hints
 
 import msgspec
 import pytest
@@ -346,8 +347,9 @@ def test_the_first_record_that_fails_is_named_whichever_step_fails(
     def broken(record: msgspec.Struct) -> msgspec.Struct:  # an upcast yielding no tool call
         return msgspec.structs.replace(record, tool_calls=[None])
 
-    monkeypatch.setitem(schemas._upcasts, "1.0", [*schemas._upcasts["1.0"], broken])
-    old = b'{"role":"user","content":"hi","timestamp":1.0}'
+    # 1.1 takes the chain (1.0, 1.4, 1.5 and the current layout have shortcuts).
+    monkeypatch.setitem(schemas._upcasts, "1.1", [*schemas._upcasts["1.1"], broken])
+    old = b'{"v":"1.1","role":"user","content":"hi","timestamp":1.0}'
     current = schemas.encode_message(Message("user", "fine", 2.0))
     for raws, index in (([current, old, b"garbage"], 1), ([current, b"garbage", old], 1)):
         with pytest.raises(SchemaError) as info:
@@ -458,12 +460,64 @@ def test_decoding_into_a_list_appends_or_leaves_it_as_it_was() -> None:
 
 
 def _pinned(version: str) -> st.SearchStrategy[bytes]:
-    return messages.map(lambda m: schemas.message_encoder(version, lossless=False)(m))
+    """Records as release ``version`` wrote them (what it had no field for left out)."""
+    encode = schemas.message_encoder(version, lossless=False)
+    roles = get_args(get_type_hints(schemas.RELEASED[version].Record)["role"])
+    writable = messages.filter(lambda m: m.role in roles) if "tool" not in roles else messages
+    return writable.map(encode)
 
 
-#: Records of the layouts with a shortcut: the current one, 1.5 and 1.4.
-shortcut_layouts = messages.map(schemas.encode_message) | _pinned("1.5") | _pinned("1.4")
-layouts = records | _pinned("1.5") | _pinned("1.4")
+@st.composite
+def article_records(draw: st.DrawFn) -> bytes:
+    """1.0 records as other writers leave them: the seed article's ``json.dumps``
+    (spaces, any member order, int or float times), extra members, a ``v`` member
+    anywhere (1.0's or a later version's), and near misses."""
+    members: dict[str, Any] = {
+        "role": draw(st.sampled_from(["system", "user", "assistant", "tool", "User"])),
+        "content": draw(st.text(max_size=20) | st.sampled_from(['"v"', "v", "{}"])),
+        "timestamp": draw(
+            st.floats(allow_nan=False, allow_infinity=False, width=64)
+            | st.integers(-(2**70), 2**70)
+            | st.integers(0, 2**40).map(lambda ms: ms / 1000)
+        ),
+    }
+    for extra in draw(st.lists(st.sampled_from(["v", "metadata", "id", "x"]), max_size=2)):
+        members[extra] = draw(st.sampled_from(["1.0", "1.1", "1.3", None, 1, {}]))
+    if draw(st.booleans()):
+        del members[draw(st.sampled_from(sorted(members)))]
+    order = draw(st.permutations(sorted(members)))
+    compact = draw(st.booleans())
+    return json.dumps(
+        {k: members[k] for k in order}, separators=(",", ":") if compact else None
+    ).encode()
+
+
+#: The seed article's own records: json.dumps of role, content and any float time.
+article_written = st.builds(
+    lambda role, content, timestamp: json.dumps(
+        {"role": role, "content": content, "timestamp": timestamp}
+    ).encode(),
+    st.sampled_from(["system", "user", "assistant"]),
+    st.text(max_size=20),
+    st.floats(0, 2e9),
+)
+#: Records of the layouts with a shortcut: the current one, 1.5, 1.4 and 1.0.
+shortcut_layouts = (
+    messages.map(schemas.encode_message)
+    | _pinned("1.5")
+    | _pinned("1.4")
+    | _pinned("1.0")
+    | article_written
+)
+layouts = (
+    records
+    | _pinned("1.5")
+    | _pinned("1.4")
+    | _pinned("1.3")
+    | _pinned("1.1")
+    | _pinned("1.0")
+    | article_records()
+)
 
 
 @st.composite
@@ -483,8 +537,8 @@ def damaged_records(draw: st.DrawFn) -> bytes:
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged_records())
 def test_a_shortcut_answers_as_the_decode_upcast_chain_or_declines(raw: bytes) -> None:
-    """The one-step readers (current and 1.4/1.5 layouts) never accept what the chain
-    refuses, nor answer otherwise; when they decline, the chain decides."""
+    """The one-step readers (current, 1.4/1.5 and 1.0 layouts) never accept what the
+    chain refuses, nor answer otherwise; when they decline, the chain decides."""
     read = schemas._SHORTCUTS.get(raw[:2])
     if read is None:
         return
@@ -499,16 +553,29 @@ def test_a_shortcut_answers_as_the_decode_upcast_chain_or_declines(raw: bytes) -
 @settings(max_examples=200, deadline=None)
 @given(shortcut_layouts)
 def test_every_layout_with_a_shortcut_takes_it(raw: bytes) -> None:
-    """Not vacuous: valid 1.4, 1.5 and current records are read in one step."""
+    """Not vacuous: valid 1.0, 1.4, 1.5 and current records are read in one step."""
     assert schemas._SHORTCUTS[raw[:2]](raw) == schemas._read_any(raw)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(layouts, min_size=1, max_size=6))
 def test_a_mixed_list_reads_as_its_records_do(raws: list[bytes]) -> None:
     """The whole-list readers stop at the first record of another layout; the records
-    read before it are kept and the rest are read one by one."""
-    assert schemas.decode_records(raws) == [schemas._read_any(r) for r in raws]
+    read before it are kept and the rest are read one by one. A list holding a record
+    the chain refuses fails at the first such record."""
+    expected: list[Message | SchemaError] = []
+    for raw in raws:
+        try:
+            expected.append(schemas._read_any(raw))
+        except SchemaError as exc:
+            expected.append(exc)
+    refused = [i for i, e in enumerate(expected) if isinstance(e, SchemaError)]
+    if not refused:
+        assert schemas.decode_records(raws) == expected
+        return
+    with pytest.raises(SchemaError) as info:
+        schemas.decode_records(raws)
+    assert info.value.index == refused[0]
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "1.5"])

@@ -29,13 +29,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import starmap as _starmap
 from types import ModuleType
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_type_hints
 
 import msgspec
 
 from memfix.errors import SchemaError
 from memfix.model import Message, Role, ToolCall
-from memfix.schemas import v1_4
+from memfix.schemas import v1_0, v1_4
 
 __all__ = [
     "CURRENT_VERSION",
@@ -674,14 +674,15 @@ def _from_message(message: Message) -> Any:
 # -- shortcuts: one step per record for the layouts sessions hold most -----------
 #
 # Every session written before an upgrade holds the previous layout, and a mixed
-# list until it turns over. Two layouts skip the decode-upcast-map chain: the
-# current one (its fields are Message's arguments) and 1.4/1.5's (the msgpack
-# layout every session held before 1.6), whose wire fields map to Message in one
-# Python step. decode_records reads a list with its first record's list reader
-# until a record of another layout, then record by record. Each shortcut answers
-# exactly as the chain does or raises, and then the chain decides (and names the
-# problem); tests/test_decoding.py holds them to that on any bytes. A model that
-# is not 1.6's eight fields turns the 1.4/1.5 shortcut off.
+# list until it turns over. Three layouts skip the decode-upcast-map chain: the
+# current one (its fields are Message's arguments), 1.4/1.5's (the msgpack layout
+# every session held before 1.6) and 1.0's (the seed article's JSON: what a store
+# adopting memfix holds), whose wire fields map to Message in one Python step.
+# decode_records reads a list with its first record's list reader until a record
+# of another layout, then record by record. Each shortcut answers exactly as the
+# chain does or raises, and then the chain decides (and names the problem);
+# tests/test_decoding.py holds them to that on any bytes. A model that is not
+# 1.6's eight fields turns the 1.0 and 1.4/1.5 shortcuts off.
 
 
 def _current_list(raws: Sequence[bytes]) -> Iterator[Message]:
@@ -734,6 +735,35 @@ def _read_v1_4(raw: bytes) -> Message:
     return next(_v1_4_list((raw,)))
 
 
+_V1_0_ROLE = get_type_hints(v1_0.Record)["role"]
+
+
+class _V1_0Fields(msgspec.Struct, gc=False):
+    """A 1.0 record, as 1.0 decodes it (other members ignored), and no tagged one:
+    the chain reads a JSON record whose ``v`` is not 1.0 as that version."""
+
+    role: _V1_0_ROLE  # type: ignore[valid-type]
+    content: str
+    timestamp: float
+    v: Literal["1.0"] = "1.0"
+
+
+_v1_0_fields = msgspec.json.Decoder(_V1_0Fields)
+
+
+def _v1_0_list(raws: Sequence[bytes]) -> Iterator[Message]:
+    """The Messages of 1.0 records: the chain (1.2 stores whole milliseconds, later
+    versions add fields that 1.0 records never had), in one step per record."""
+    return (
+        Message(r.role, r.content, round(r.timestamp * 1000) / 1000, {}, None, None, [], None)
+        for r in map(_v1_0_fields.decode, raws)
+    )
+
+
+def _read_v1_0(raw: bytes) -> Message:
+    return next(_v1_0_list((raw,)))
+
+
 def _shortcuts() -> tuple[
     dict[bytes, Callable[[Sequence[bytes]], Iterator[Message]]],
     dict[bytes, Callable[[bytes], Message]],
@@ -745,6 +775,10 @@ def _shortcuts() -> tuple[
         for version in ("1.4", "1.5"):
             for head in _record_heads(RELEASED[version].Record):
                 lists[head[:2]], records[head[:2]] = _v1_4_list, _read_v1_4
+    if _INLINE and set(get_args(_V1_0_ROLE)) <= set(_ROLES) and "1.0" in RELEASED:
+        # Tagged JSON records (1.1-1.3) start so too: the decoder refuses them at
+        # their first member, and the chain reads them.
+        lists[b'{"'], records[b'{"'] = _v1_0_list, _read_v1_0
     if _FAST:
         for head in _record_heads(_latest.Record):
             lists[head[:2]], records[head[:2]] = _current_list, _read_current
