@@ -539,7 +539,7 @@ def damaged_records(draw: st.DrawFn) -> bytes:
 def test_a_shortcut_answers_as_the_decode_upcast_chain_or_declines(raw: bytes) -> None:
     """The one-step readers (current, 1.4/1.5 and 1.0 layouts) never accept what the
     chain refuses, nor answer otherwise; when they decline, the chain decides."""
-    read = schemas._SHORTCUTS.get(raw[:2])
+    read = schemas._SHORTCUTS.get(raw[: schemas._SHORTCUT_HEAD])
     if read is None:
         return
     try:
@@ -554,7 +554,7 @@ def test_a_shortcut_answers_as_the_decode_upcast_chain_or_declines(raw: bytes) -
 @given(shortcut_layouts)
 def test_every_layout_with_a_shortcut_takes_it(raw: bytes) -> None:
     """Not vacuous: valid 1.0, 1.4, 1.5 and current records are read in one step."""
-    assert schemas._SHORTCUTS[raw[:2]](raw) == schemas._read_any(raw)
+    assert schemas._SHORTCUTS[raw[: schemas._SHORTCUT_HEAD]](raw) == schemas._read_any(raw)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -185,7 +185,7 @@ def decode_record(raw: bytes) -> Message:
 
     Raises :class:`SchemaError` (without key context; the store adds it).
     """
-    read = _SHORTCUTS.get(raw[:2])
+    read = _SHORTCUTS.get(raw[:_SHORTCUT_HEAD])
     if read is not None:
         try:
             return read(raw)
@@ -254,7 +254,7 @@ def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> 
     out: list[Message] = [] if into is None else into
     mark = len(out)
     start = 0
-    whole = _WHOLE_LIST.get(raws[0][:2]) if raws else None
+    whole = _WHOLE_LIST.get(raws[0][:_SHORTCUT_HEAD]) if raws else None
     if whole is not None:
         try:  # appends as it goes: stops at the first record its layout cannot take
             out.extend(whole(raws))
@@ -764,28 +764,35 @@ def _read_v1_0(raw: bytes) -> Message:
     return next(_v1_0_list((raw,)))
 
 
+#: How many leading bytes pick a shortcut: the array and string headers and the
+#: string's first character (a role's, or a version tag's), or '{"r' (1.0's JSON).
+_SHORTCUT_HEAD = 3
+
+
 def _shortcuts() -> tuple[
     dict[bytes, Callable[[Sequence[bytes]], Iterator[Message]]],
     dict[bytes, Callable[[bytes], Message]],
 ]:
-    """List and record readers by a record's first two bytes (array and string headers)."""
+    """List and record readers by a record's first ``_SHORTCUT_HEAD`` bytes."""
     lists: dict[bytes, Callable[[Sequence[bytes]], Iterator[Message]]] = {}
     records: dict[bytes, Callable[[bytes], Message]] = {}
     if _INLINE and set(_V1_4_ROLES.values()) <= set(_ROLES) and {"1.4", "1.5"} <= set(RELEASED):
         for version in ("1.4", "1.5"):
             for head in _record_heads(RELEASED[version].Record):
-                lists[head[:2]], records[head[:2]] = _v1_4_list, _read_v1_4
+                key = head[:_SHORTCUT_HEAD]
+                lists[key], records[key] = _v1_4_list, _read_v1_4
     if _INLINE and set(get_args(_V1_0_ROLE)) <= set(_ROLES) and "1.0" in RELEASED:
-        # Tagged JSON records (1.1-1.3) start so too: the decoder refuses them at
-        # their first member, and the chain reads them.
-        lists[b'{"'], records[b'{"'] = _v1_0_list, _read_v1_0
+        # As the article and 1.0's encoder write them: the role first. Tagged JSON
+        # records (1.1-1.3: '{"v') and other member orders take the chain.
+        lists[b'{"r'], records[b'{"r'] = _v1_0_list, _read_v1_0
     if _FAST:
         for head in _record_heads(_latest.Record):
-            lists[head[:2]], records[head[:2]] = _current_list, _read_current
+            key = head[:_SHORTCUT_HEAD]
+            lists[key], records[key] = _current_list, _read_current
     return lists, records
 
 
-#: The shortcut readers of whole lists and of one record, by a record's first two bytes.
+#: The shortcut readers of whole lists and of one record, by a record's first bytes.
 _WHOLE_LIST, _SHORTCUTS = _shortcuts()
 
 
