@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import decimal
+import enum
 import fractions
 import gc
 import json
@@ -174,6 +175,26 @@ def test_the_fast_encoder_writes_the_released_modules_bytes(message: Message) ->
 def test_a_message_that_would_not_read_back_is_refused(message: Message, text: str) -> None:
     with pytest.raises(ValueError, match=text):
         schemas.encode_message(message)
+
+
+class _Shouty(str, enum.Enum):
+    """Equal to, and hashed as, any spelling of its value: USER passes for "user"."""
+
+    USER = "USER"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and self.value.lower() == other.lower()
+
+    def __hash__(self) -> int:
+        return hash(self.value.lower())
+
+
+def test_a_role_that_only_compares_equal_to_a_known_one_is_read_back_first() -> None:
+    """msgspec writes an Enum member as its value: "USER" would be stored, and no
+    reader takes it. The inline path trusts exact types only."""
+    assert _Shouty.USER in {"user"}
+    with pytest.raises(ValueError, match="would not read back"):
+        schemas.encode_message(Message(_Shouty.USER, "x", 1.0, id="a"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -295,23 +295,22 @@ def encode_message(message: Message) -> bytes:
         # current record (_FAST); any other takes the checks of _encode_checked.
         fields = _fields_of(message)
         role, content, timestamp, metadata, id, name, calls, tool_call_id = fields
-        try:
-            plain = (
-                role in _ROLE_SET  # any role not one of these strings is refused below
-                and type(content) is str
-                and type(timestamp) is float
-                and timestamp - timestamp == 0.0  # finite
-                and type(metadata) is dict
-                and not metadata
-                and (id is None or type(id) is str)
-                and (name is None or type(name) is str)
-                and type(calls) is list
-                and not calls
-                and (tool_call_id is None or type(tool_call_id) is str)
-            )
-        except Exception:  # an unhashable (or worse) role: _check_storable names it
-            plain = False
-        if plain:
+        # Exact types: a subclass may hash, compare or encode otherwise (a str subclass
+        # equal to "user" that msgspec writes as "USER"); it takes the read-back check.
+        if (
+            type(role) is str
+            and role in _ROLE_SET
+            and type(content) is str
+            and type(timestamp) is float
+            and timestamp - timestamp == 0.0  # finite
+            and type(metadata) is dict
+            and not metadata
+            and (id is None or type(id) is str)
+            and (name is None or type(name) is str)
+            and type(calls) is list
+            and not calls
+            and (tool_call_id is None or type(tool_call_id) is str)
+        ):
             try:
                 return _fields_encoder.encode(fields)
             except _UNSTORABLE as exc:  # a lone surrogate in the content
