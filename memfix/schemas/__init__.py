@@ -245,11 +245,11 @@ def decode_records(raws: Sequence[bytes], into: list[Message] | None = None) -> 
     early or has bytes left over. The common case (every record written by the
     current version) takes a fast path that decodes each record straight into
     Message's constructor arguments; the first record it cannot take sends the
-    whole list record by record (:func:`decode_record`: the current and the
-    1.4/1.5 layouts in one step each, any other version decoded and upcast),
-    where the first record that fails raises :class:`SchemaError` with ``index``
-    set to its position. A list of 1.4/1.5 records (any session written before
-    1.6) takes a fast path of its own.
+    rest of the list record by record (:func:`decode_record`: the current, the
+    1.4/1.5 and the 1.0 layouts in one step each, any other version decoded and
+    upcast), where the first record that fails raises :class:`SchemaError` with
+    ``index`` set to its position. A list of 1.4/1.5 records (any session written
+    before 1.6) or of 1.0 records (the seed article's) takes a fast path of its own.
     """
     out: list[Message] = [] if into is None else into
     mark = len(out)
@@ -737,14 +737,14 @@ def _read_v1_4(raw: bytes) -> Message:
 _V1_0_ROLE = get_type_hints(v1_0.Record)["role"]
 
 
-class _V1_0Fields(msgspec.Struct, gc=False):
-    """A 1.0 record, as 1.0 decodes it (other members ignored), and no tagged one:
-    the chain reads a JSON record whose ``v`` is not 1.0 as that version."""
+class _V1_0Fields(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A 1.0 record of exactly the article's three members. Any other member (a ``v``
+    tag above all, however escaped: the chain reads a tag's raw bytes, msgspec its
+    value) sends the record to the chain, which decides as it always did."""
 
     role: _V1_0_ROLE  # type: ignore[valid-type]
     content: str
     timestamp: float
-    v: Literal["1.0"] = "1.0"
 
 
 _v1_0_fields = msgspec.json.Decoder(_V1_0Fields)

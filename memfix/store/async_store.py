@@ -75,7 +75,7 @@ class AsyncRedisMemoryStore:
             check_client(client, type(self).__name__)
             self._client = client  # type: ignore[assignment]
             self._owns_client = False
-        self.keys = keys or KeyLayout()
+        self._keys = keys or KeyLayout()
         self._append: AsyncScript = self._client.register_script(opts.append_script)
         self._append_flagged: AsyncScript = self._client.register_script(opts.flagged_append_script)
         self._compact: AsyncScript = self._client.register_script(_lua.COMPACT)
@@ -83,6 +83,12 @@ class AsyncRedisMemoryStore:
     @property
     def client(self) -> aioredis.Redis:
         return self._client
+
+    @property
+    def keys(self) -> KeyLayout:
+        """Where sessions live in the keyspace (fixed for the store's life, as in
+        :class:`memfix.RedisMemoryStore`)."""
+        return self._keys
 
     async def append_message(self, session_id: str, msg: Message) -> None:
         await self.append_messages(session_id, [msg])
@@ -92,7 +98,7 @@ class AsyncRedisMemoryStore:
         if batch:
             flagged, args = append_args(self._ttl_arg, batch, self._encode)
             script = self._append_flagged if flagged else self._append
-            await self._run(script, self.keys.messages(session_id), args)
+            await self._run(script, self._keys.messages(session_id), args)
 
     async def _run(self, script: AsyncScript, key: str, args: list[bytes]) -> Any:
         try:
@@ -102,7 +108,7 @@ class AsyncRedisMemoryStore:
             return await self._client.evalsha(script.sha, 1, key, *args)
 
     async def get_history(self, session_id: str, limit: int | None = 100) -> History:
-        key = self.keys.messages(session_id)  # a bad id is refused whatever the limit
+        key = self._keys.messages(session_id)  # a bad id is refused whatever the limit
         start = history_start(limit)
         if start is None:
             return History([], [], whole=False)
@@ -113,7 +119,7 @@ class AsyncRedisMemoryStore:
         self, session_ids: Iterable[str], limit: int | None = 100
     ) -> dict[str, History]:
         """See :meth:`memfix.RedisMemoryStore.get_histories`."""
-        start, chunks, out = histories_request(self.keys, session_ids, limit)
+        start, chunks, out = histories_request(self._keys, session_ids, limit)
         for chunk in chunks:
             pipe = self._client.pipeline(transaction=False)
             for _, key in chunk:
@@ -122,21 +128,21 @@ class AsyncRedisMemoryStore:
         return out
 
     async def count(self, session_id: str) -> int:
-        return int(await self._client.llen(self.keys.messages(session_id)))
+        return int(await self._client.llen(self._keys.messages(session_id)))
 
     async def sessions(self) -> list[str]:
         """Every session id, from a SCAN of every master on a cluster."""
         found: set[str] = set()
-        async for key in self._client.scan_iter(match=self.keys.pattern, count=1000, _type="list"):
-            session = self.keys.session_of(key.decode("utf-8", "surrogateescape"))
+        async for key in self._client.scan_iter(match=self._keys.pattern, count=1000, _type="list"):
+            session = self._keys.session_of(key.decode("utf-8", "surrogateescape"))
             if session is not None:
                 found.add(session)
         return sorted(found)
 
     async def delete_session(self, session_id: str) -> bool:
-        key = self.keys.messages(session_id)
+        key = self._keys.messages(session_id)
         try:  # the id set memfix kept before deduplicating in the list itself
-            legacy = [self.keys.companion(session_id, "ids")]
+            legacy = [self._keys.companion(session_id, "ids")]
         except ValueError:  # a session id no cluster slot could share with a companion
             legacy = []
         return bool(await self._client.unlink(key, *legacy))
@@ -165,7 +171,7 @@ class AsyncRedisMemoryStore:
     async def _compact_seen(
         self, session_id: str, keep_last: int, summary: Message, seen: Sequence[Message] | int
     ) -> int:
-        key = self.keys.messages(session_id)
+        key = self._keys.messages(session_id)
         count, args = compact_request(
             keep_last, seen, summary, self._ttl_ms, self._max_messages, self._encode
         )

@@ -67,7 +67,8 @@ class RecentKeys(dict[str, str]):
     The append path needs the key on every call, and building it costs the
     client more than anything memfix does per append but checking the message
     (a method call and an f-string, ~1.3k instructions; a hit here ~0.5k). At
-    most ``size`` ids are kept; then it starts over. Only a plain ``str`` may be
+    most ``size`` ids are kept with their keys (a count, not bytes: ids are
+    expected to be short); then it starts over. Only a plain ``str`` may be
     looked up: a str subclass equal to a remembered id may format otherwise (an
     ``Enum`` member prints its name), so callers send it to ``layout.messages``.
     """

@@ -238,7 +238,7 @@ class RedisMemoryStore(MemoryStore):
         store whose client is itself a pipeline, the reads run at once on a
         pipeline of their own (they do not see what is queued).
         """
-        start, chunks, out = histories_request(self.keys, session_ids, limit)
+        start, chunks, out = histories_request(self._keys, session_ids, limit)
         for chunk in chunks:
             pipe = self._client.pipeline(transaction=False)
             for _, key in chunk:
