@@ -295,8 +295,8 @@ def encode_message(message: Message) -> bytes:
         # current record (_FAST); any other takes the checks of _encode_checked.
         fields = _fields_of(message)
         role, content, timestamp, metadata, id, name, calls, tool_call_id = fields
-        # Exact types: a subclass may hash, compare or encode otherwise (a str subclass
-        # equal to "user" that msgspec writes as "USER"); it takes the read-back check.
+        # Exact types: a subclass may hash, compare or encode otherwise (an Enum member
+        # that passes for "user" and that msgspec writes as "USER"); it is read back.
         if (
             type(role) is str
             and role in _ROLE_SET

@@ -7,7 +7,7 @@ which the goldens catch.
 
 from __future__ import annotations
 
-__all__ = ["KeyLayout", "RecentKeys"]
+__all__ = ["KeyLayout"]  # RecentKeys: the stores' memo, not public API
 
 
 class KeyLayout:
