@@ -387,7 +387,7 @@ def _check_storable(message: Message) -> None:
     try:  # a subclass may compute it, and fail like any other unstorable value
         timestamp = message.timestamp
     except _UNSTORABLE as exc:
-        raise ValueError(f"message {message.id!r} cannot be stored: {exc}") from None
+        raise _unstorable(message, exc) from None
     try:  # any real number (numpy's too), stored as a float
         finite = (
             isinstance(timestamp, numbers.Real)
